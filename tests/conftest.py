@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated offline environment, seeded inputs, a session cache of real backbones."""
+
+import os
+import tempfile
+from pathlib import Path
+
+# Before anything imports torch or snapmix_demo: no downloads, an empty private torch hub,
+# no Gradio analytics, scratch folders for the clients and browsers the tests start.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="snapmix-tests-"))
+os.environ["SNAPMIX_OFFLINE"] = "1"
+os.environ["TORCH_HOME"] = str(_SCRATCH / "torch")
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["GRADIO_TEMP_DIR"] = str(_SCRATCH / "gradio")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from snapmix_demo import pipeline  # noqa: E402
+from snapmix_demo.backbones import load_backbone  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def scratch() -> Path:
+    return _SCRATCH
+
+
+@pytest.fixture(scope="session")
+def built():
+    """Session cache of real, randomly initialised backbones: name -> model."""
+    models = {}
+
+    def get(name: str):
+        if name not in models:
+            models[name] = load_backbone(name, weights="random")
+        return models[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def photo_pair() -> tuple[Image.Image, Image.Image]:
+    """Two seeded, non-square RGB images with structure (not white noise)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:180, 0:260]
+    a = np.stack([(xx * 255 / 259), (yy * 255 / 179), 128 + 0 * xx], -1)
+    a[40:120, 60:160] = (230, 30, 30)
+    b = rng.integers(0, 256, (210, 150, 3))
+    b[50:150, 30:110] = (20, 200, 40)
+    return Image.fromarray(a.astype(np.uint8)), Image.fromarray(b.astype(np.uint8))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_analysis_cache():
+    pipeline.clear_caches()
