@@ -1,0 +1,351 @@
+"""Procedural shape images with ground-truth object masks.
+
+SnapMix weights the labels of a mixed image by the Class Activation Maps (CAMs) of the
+network being trained, so the explorer needs small CNNs whose CAMs can be *checked*
+against where the object really is. Natural-image datasets are too large to download and
+to train on a 2-core CPU, and they carry no pixel masks. This module generates an
+unlimited, seed-deterministic stream of images instead: one filled shape (of eight classes
+that stay distinguishable under any rotation) on a cluttered background of gradients,
+textures, pixel noise and thin distractor strokes, together with the exact mask of the
+object. "Does the CAM point at the object?" then becomes a measurable question, and a
+network cannot solve the task from the background alone.
+
+Every sample depends only on its seed, size and label (one ``np.random.default_rng(seed)``
+per sample, no global state), so training can use seeds below ``HELDOUT_SEED_BASE`` and evaluation seeds
+at or above it without ever storing a dataset.
+"""
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+__all__ = ["CLASSES", "HELDOUT_SEED_BASE", "ShapeSample", "make_arrays", "make_sample"]
+
+CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring", "hexagon", "diamond")
+HELDOUT_SEED_BASE = 1_000_000_000  # training uses seeds below this, held-out evaluation at or above it
+
+_MIN_SIDE = 16  # pixels; below this no shape is recognisable
+_SIZE_RANGE = (0.18, 0.60)  # object's circumscribed diameter as a fraction of the shorter image side
+_SUPERSAMPLE = 4  # the object is drawn at this scale and box-filtered down: anti-aliased edges
+_MIN_LUMA_CONTRAST = 60.0  # object colour vs mean background under the object, in 0-255 luminance
+_COLOUR_CANDIDATES = 16
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_CIRCLE_VERTICES = 72
+
+_Outline = list[np.ndarray]  # polygons (N, 2) as x, y; the first is filled, later ones are holes
+
+
+@dataclass(frozen=True)
+class ShapeSample:
+    """One generated image with its ground truth.
+
+    Attributes:
+        image: RGB image of size (W, H).
+        mask: Bool array (H, W), True on the object's pixels (anti-aliased coverage >= 0.5).
+        label: Index into ``CLASSES``.
+    """
+
+    image: Image.Image
+    mask: np.ndarray
+    label: int
+
+
+def make_sample(seed: int, size: int | tuple[int, int] = 224, label: int | None = None) -> ShapeSample:
+    """Generate the sample of one seed.
+
+    The background, the object's pose and the pixel noise are drawn before anything that
+    depends on the class, so passing ``label`` swaps the shape (and possibly its colour) while
+    keeping the rest of the scene.
+
+    Args:
+        seed: Non-negative seed; the sample is a pure function of (seed, size, label).
+        size: Side of a square image, or (height, width).
+        label: Class index to draw; None picks it from the seed, uniformly over ``CLASSES``.
+
+    Returns:
+        The image, the object's mask and its label.
+
+    Raises:
+        ValueError: If the size is too small or the label is not a class index.
+    """
+    height, width = _parse_size(size)
+    rng = np.random.default_rng(seed)
+    seeded_label = int(rng.integers(len(CLASSES)))
+    if label is None:
+        label = seeded_label
+    elif not 0 <= label < len(CLASSES):
+        raise ValueError(f"label must be in [0, {len(CLASSES)}), got {label}")
+    canvas = _background(rng, height, width)
+    linear, centre = _pose(rng, height, width)
+    noise = rng.standard_normal(canvas.shape, dtype=np.float32) * rng.uniform(0.0, 6.0)
+    # Class-dependent draws come last, so that `label` does not change the scene.
+    polygons = [centre + polygon @ linear.T for polygon in _OUTLINES[CLASSES[label]](rng)]
+    mask = _paint_object(rng, canvas, polygons)
+    pixels = np.clip(canvas + noise + 0.5, 0, 255).astype(np.uint8)
+    return ShapeSample(image=Image.fromarray(pixels, "RGB"), mask=mask, label=int(label))
+
+
+def make_arrays(seeds: Sequence[int], size: int | tuple[int, int] = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Generate a batch of samples as arrays, one per seed, identical to ``make_sample``.
+
+    Args:
+        seeds: One seed per sample.
+        size: Side of a square image, or (height, width).
+
+    Returns:
+        uint8 images (N, H, W, 3), bool masks (N, H, W) and int64 labels (N,).
+    """
+    height, width = _parse_size(size)
+    images = np.empty((len(seeds), height, width, 3), dtype=np.uint8)
+    masks = np.empty((len(seeds), height, width), dtype=bool)
+    labels = np.empty(len(seeds), dtype=np.int64)
+    for i, seed in enumerate(seeds):
+        sample = make_sample(int(seed), (height, width))
+        images[i] = np.asarray(sample.image)
+        masks[i] = sample.mask
+        labels[i] = sample.label
+    return images, masks, labels
+
+
+def _parse_size(size: int | tuple[int, int]) -> tuple[int, int]:
+    """Return (height, width) from an int or a pair, rejecting sizes too small to draw on."""
+    height, width = (size, size) if np.ndim(size) == 0 else size
+    if min(height, width) < _MIN_SIDE:
+        raise ValueError(f"image sides must be at least {_MIN_SIDE} px, got (height, width) = ({height}, {width})")
+    return int(height), int(width)
+
+
+# --- background -------------------------------------------------------------------------
+
+
+def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Float32 (H, W, 3) clutter: gradient, one or two textures, then distractor strokes."""
+    short = min(height, width)
+    x = (np.arange(width, dtype=np.float32) / short)[None, :]
+    y = (np.arange(height, dtype=np.float32) / short)[:, None]
+    canvas = _gradient(rng, x, y)
+    for kind in rng.choice(len(_TEXTURES), size=int(rng.integers(1, 3)), replace=False):
+        amplitude = rng.uniform(6.0, 28.0) * rng.uniform(0.3, 1.0, 3).astype(np.float32)
+        canvas += _TEXTURES[kind](rng, x, y)[..., None] * amplitude
+    image = Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8), "RGB")
+    _draw_strokes(rng, image)
+    return np.asarray(image, dtype=np.float32).copy()
+
+
+def _gradient(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Linear or radial blend between two nearby random colours."""
+    start = rng.uniform(0, 255, 3).astype(np.float32)
+    end = np.clip(start + rng.normal(0, 50, 3), 0, 255).astype(np.float32)
+    if rng.random() < 0.5:
+        theta = rng.uniform(0, 2 * math.pi)
+        t = x * math.cos(theta) + y * math.sin(theta)
+        t = t - t.min()
+    else:
+        t = np.hypot(x - rng.uniform(0, x.max()), y - rng.uniform(0, y.max()))
+    t = t / max(float(t.max()), 1e-6)
+    return start + t[..., None] * (end - start)
+
+
+def _rotated(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates rotated by a random angle (for stripes and checks)."""
+    theta = rng.uniform(0, math.pi)
+    cos, sin = math.cos(theta), math.sin(theta)
+    return x * cos + y * sin, y * cos - x * sin
+
+
+def _stripes(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Soft or hard stripes in [-1, 1] with a random period and direction."""
+    u, _ = _rotated(rng, x, y)
+    wave = np.sin(u * (2 * math.pi / rng.uniform(0.03, 0.15)) + rng.uniform(0, 2 * math.pi))
+    return np.sign(wave) if rng.random() < 0.5 else wave
+
+
+def _checks(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rotated checkerboard in {-1, 1}."""
+    u, v = _rotated(rng, x, y)
+    frequency = 2 * math.pi / rng.uniform(0.04, 0.15)
+    return np.sign(np.sin(u * frequency) * np.sin(v * frequency))
+
+
+def _blurred_noise(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Smooth blobs: a coarse Gaussian grid upsampled bicubically, about unit variance."""
+    height, width = y.shape[0], x.shape[1]
+    cells = rng.uniform(3, 12)  # blobs per shorter side
+    grid = rng.standard_normal((math.ceil(cells * y.max()) + 2, math.ceil(cells * x.max()) + 2), dtype=np.float32)
+    return np.asarray(Image.fromarray(grid, "F").resize((width, height), Image.Resampling.BICUBIC))
+
+
+_TEXTURES: tuple[Callable[[np.random.Generator, np.ndarray, np.ndarray], np.ndarray], ...] = (
+    _stripes,
+    _checks,
+    _blurred_noise,
+)
+
+
+def _draw_strokes(rng: np.random.Generator, image: Image.Image) -> None:
+    """Draw 3-7 thin open strokes (lines, arcs, scribbles) in random colours onto ``image``."""
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(3, 8))):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        stroke_width = int(rng.integers(1, max(1, min(image.size) // 64) + 1))
+        _STROKES[int(rng.integers(len(_STROKES)))](rng, draw, image.size, colour, stroke_width)
+
+
+def _line(
+    rng: np.random.Generator, draw: ImageDraw.ImageDraw, size: tuple[int, int], colour: tuple, stroke_width: int
+) -> None:
+    """A straight segment 15-60 % of the shorter side long."""
+    start = rng.uniform(0, 1, 2) * size
+    theta = rng.uniform(0, 2 * math.pi)
+    end = start + rng.uniform(0.15, 0.6) * min(size) * np.array([math.cos(theta), math.sin(theta)])
+    draw.line([tuple(start), tuple(end)], fill=colour, width=stroke_width)
+
+
+def _arc(
+    rng: np.random.Generator, draw: ImageDraw.ImageDraw, size: tuple[int, int], colour: tuple, stroke_width: int
+) -> None:
+    """An open circular arc spanning 30-180 degrees, so it never reads as a ring or circle."""
+    cx, cy = rng.uniform(0, 1, 2) * size
+    radius = rng.uniform(0.05, 0.3) * min(size)
+    start = rng.uniform(0, 360)
+    box = [cx - radius, cy - radius, cx + radius, cy + radius]
+    draw.arc(box, start, start + rng.uniform(30, 180), fill=colour, width=stroke_width)
+
+
+def _scribble(
+    rng: np.random.Generator, draw: ImageDraw.ImageDraw, size: tuple[int, int], colour: tuple, stroke_width: int
+) -> None:
+    """A short random-walk polyline with gently turning heading."""
+    steps = int(rng.integers(4, 10))
+    headings = rng.uniform(0, 2 * math.pi) + np.cumsum(rng.normal(0, 0.6, steps))
+    lengths = rng.uniform(0.03, 0.08, steps) * min(size)
+    moves = np.stack([np.cos(headings), np.sin(headings)], axis=1) * lengths[:, None]
+    points = rng.uniform(0, 1, 2) * size + np.cumsum(np.vstack([np.zeros(2), moves]), axis=0)
+    draw.line([tuple(p) for p in points], fill=colour, width=stroke_width, joint="curve")
+
+
+_STROKES = (_line, _arc, _scribble)
+
+
+# --- object -----------------------------------------------------------------------------
+
+
+def _regular(vertices: int, phase: float = 0.0) -> np.ndarray:
+    """Vertices of a regular polygon inscribed in the unit circle."""
+    angles = phase + np.arange(vertices) * (2 * math.pi / vertices)
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def _unit(polygon: np.ndarray) -> np.ndarray:
+    """Scale a polygon centred on the origin so that its farthest vertex lies on the unit circle."""
+    return polygon / np.hypot(polygon[:, 0], polygon[:, 1]).max()
+
+
+def _circle(rng: np.random.Generator) -> _Outline:
+    """Filled disc."""
+    return [_regular(_CIRCLE_VERTICES)]
+
+
+def _square(rng: np.random.Generator) -> _Outline:
+    """Square."""
+    return [_regular(4)]
+
+
+def _triangle(rng: np.random.Generator) -> _Outline:
+    """Roughly equilateral triangle: vertex angles within 7 degrees, radii within 12 %."""
+    angles = np.arange(3) * (2 * math.pi / 3) + rng.uniform(-1, 1, 3) * math.radians(7)
+    radii = rng.uniform(0.88, 1.0, 3)
+    return [_unit(np.stack([np.cos(angles), np.sin(angles)], axis=1) * radii[:, None])]
+
+
+def _star(rng: np.random.Generator) -> _Outline:
+    """Five-pointed star, inner radius 38-48 % of the outer one."""
+    radii = np.tile([1.0, rng.uniform(0.38, 0.48)], 5)
+    return [_regular(10) * radii[:, None]]
+
+
+def _cross(rng: np.random.Generator) -> _Outline:
+    """Plus sign whose arms are 30-36 % of its span wide."""
+    t = rng.uniform(0.30, 0.36)
+    quarter = np.array([[1.0, t], [t, t], [t, 1.0]])
+    quarter_turn = np.array([[0.0, -1.0], [1.0, 0.0]])
+    return [_unit(np.vstack([quarter @ np.linalg.matrix_power(quarter_turn, k).T for k in range(4)]))]
+
+
+def _ring(rng: np.random.Generator) -> _Outline:
+    """Annulus, inner radius 45-65 % of the outer one."""
+    circle = _regular(_CIRCLE_VERTICES)
+    return [circle, circle * rng.uniform(0.45, 0.65)]
+
+
+def _hexagon(rng: np.random.Generator) -> _Outline:
+    """Regular hexagon."""
+    return [_regular(6)]
+
+
+def _diamond(rng: np.random.Generator) -> _Outline:
+    """Rhombus with short/long diagonal 0.5-0.7, so it is never a rotated square."""
+    aspect = rng.uniform(0.5, 0.7)
+    return [np.array([[1.0, 0.0], [0.0, aspect], [-1.0, 0.0], [0.0, -aspect]])]
+
+
+_OUTLINES: dict[str, Callable[[np.random.Generator], _Outline]] = {
+    "circle": _circle,
+    "square": _square,
+    "triangle": _triangle,
+    "star": _star,
+    "cross": _cross,
+    "ring": _ring,
+    "hexagon": _hexagon,
+    "diamond": _diamond,
+}
+
+
+def _pose(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random scale-rotation matrix and centre that keep a unit outline fully inside the image."""
+    radius = 0.5 * min(height, width) * rng.uniform(*_SIZE_RANGE)
+    centre = np.array([rng.uniform(radius, width - radius), rng.uniform(radius, height - radius)])
+    theta = rng.uniform(0, 2 * math.pi)
+    linear = radius * np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    return linear, centre
+
+
+def _paint_object(rng: np.random.Generator, canvas: np.ndarray, polygons: _Outline) -> np.ndarray:
+    """Blend the object into ``canvas`` in place, in a contrasting colour; return its bool mask."""
+    height, width = canvas.shape[:2]
+    coverage, top, left = _coverage(polygons, height, width)
+    window = (slice(top, top + coverage.shape[0]), slice(left, left + coverage.shape[1]))
+    region = canvas[window]
+    region += coverage[..., None] * (_object_colour(rng, region, coverage) - region)
+    mask = np.zeros((height, width), dtype=bool)
+    mask[window] = coverage >= 0.5
+    return mask
+
+
+def _coverage(polygons: _Outline, height: int, width: int) -> tuple[np.ndarray, int, int]:
+    """Anti-aliased coverage in [0, 1] of the polygons' bounding box, with the box's top and left."""
+    points = np.vstack(polygons)
+    left, top = (max(int(v), 0) for v in np.floor(points.min(axis=0)))
+    right, bottom = min(int(np.ceil(points[:, 0].max())), width), min(int(np.ceil(points[:, 1].max())), height)
+    layer = Image.new("L", ((right - left) * _SUPERSAMPLE, (bottom - top) * _SUPERSAMPLE), 0)
+    draw = ImageDraw.Draw(layer)
+    for index, polygon in enumerate(polygons):
+        # Pillow samples supersampled pixel k at coordinate k, i.e. at image coordinate (k + 0.5) / s.
+        xy = (polygon - [left, top]) * _SUPERSAMPLE - 0.5
+        draw.polygon(xy.ravel().tolist(), fill=0 if index else 255)
+    coverage = np.asarray(layer.reduce(_SUPERSAMPLE), dtype=np.float32) / 255.0
+    return coverage, top, left
+
+
+def _object_colour(rng: np.random.Generator, region: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """A random colour whose luminance differs enough from the mean background under the object."""
+    background = np.tensordot(coverage, region, axes=([0, 1], [0, 1])) / coverage.sum()
+    background_luma = float(background @ _LUMA)
+    candidates = rng.uniform(0, 255, (_COLOUR_CANDIDATES, 3)).astype(np.float32)
+    visible = np.abs(candidates @ _LUMA - background_luma) >= _MIN_LUMA_CONTRAST
+    if visible.any():
+        return candidates[int(np.argmax(visible))]
+    return np.full(3, 0.0 if background_luma > 127.5 else 255.0, dtype=np.float32)
