@@ -41,11 +41,13 @@ __all__ = [
     "BackboneSpec",
     "WeightsInfo",
     "available_weights",
+    "build_model",
     "cached_backbone",
     "clear_model_cache",
     "get_spec",
     "load_backbone",
     "model_cache_info",
+    "weights_classes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -237,6 +239,13 @@ def available_weights(name: str) -> list[str]:
     return [*kinds, "random"]
 
 
+def weights_classes(name: str, kind: str) -> tuple[str, ...]:
+    """Class names that backbone `name` predicts with weights `kind`, without building the model."""
+    if kind == "shapes" and (entry := _bundled_manifest().get(name)):
+        return tuple(entry["classes"])
+    return get_spec(name).classes
+
+
 def _try_imagenet(
     spec: BackboneSpec, model_builder: Callable[[int], nn.Module]
 ) -> tuple[nn.Module, WeightsInfo] | None:
@@ -298,6 +307,11 @@ def _construct(spec: BackboneSpec, num_classes: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         return spec.builder(num_classes=num_classes)
+
+
+def build_model(name: str, *, num_classes: int) -> nn.Module:
+    """A patched, randomly initialised (seed 0) model `name` with a `num_classes`-way head, e.g. for training."""
+    return _construct(get_spec(name), num_classes)
 
 
 def load_backbone(name: str, *, weights: str = "auto") -> nn.Module:
