@@ -7,19 +7,42 @@ with a message fit to show a user.
 """
 
 import io
+import math
 import os
 import warnings
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 __all__ = ["ALLOWED_FORMATS", "MAX_BYTES", "MAX_PIXELS", "ImageError", "ImageSource", "load_image", "to_rgb"]
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
 MAX_BYTES = 20 * 1024 * 1024  # 20 MiB per file
 MAX_PIXELS = 40_000_000  # declared width * height, checked before decoding
+_CORRUPT = "the image file is truncated or corrupt and could not be decoded"
 _BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white
+# Leading bytes of allowlisted formats, to call a file that starts like one but fails to open corrupt rather
+# than unsupported. BMP's two-byte "BM" is left out: too many text files start with it.
+_SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF87a",
+    b"GIF89a",
+    b"II*\x00",  # TIFF, little- and big-endian
+    b"MM\x00*",
+    b"II+\x00",  # BigTIFF
+    b"MM\x00+",
+)
+_TRANSPOSE = {  # EXIF Orientation -> the transpose that shows the image upright
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 ImageSource = Image.Image | np.ndarray | bytes | str | os.PathLike | BinaryIO
 
@@ -29,7 +52,7 @@ class ImageError(ValueError):
 
 
 def load_image(source: ImageSource) -> Image.Image:
-    """Decode `source` (PIL image, HxW[x3|4] uint8 array, bytes, path or file) into an upright RGB image."""
+    """Decode `source` (PIL image, HxW[x3|4] array, bytes, path or file) into an upright RGB image."""
     if isinstance(source, Image.Image):
         _check_pixels(source.width, source.height)
         return to_rgb(source)
@@ -53,20 +76,46 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Scale a 16-bit or float single-channel array to 0..255."""
-    arr = arr.astype(np.float64)
-    top = 65535.0 if arr.max(initial=0) > 255 else 255.0
-    return np.clip(arr * (255.0 / top), 0, 255).round().astype(np.uint8)
+    """Scale an array of any numeric type to 0..255, mapping `_full_scale(arr)` to 255.
+
+    Raises:
+        ImageError: `arr` holds NaN or infinite values.
+    """
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ImageError("the image data contains invalid values (not a number or infinite)")
+    scaled = arr.astype(np.float32)  # exact for 16-bit values, half the memory of float64
+    scaled *= 255.0 / _full_scale(arr)
+    np.clip(scaled, 0, 255, out=scaled)
+    return np.rint(scaled).astype(np.uint8)
+
+
+def _full_scale(arr: np.ndarray) -> float:
+    """The value of `arr` that means full intensity.
+
+    65535 for 16-bit unsigned data whatever its content (a dark 16-bit image stays dark), 1 for booleans
+    and for floats within 0..1; other types are read as 0..255 unless they exceed 255, then as 16-bit.
+    """
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 2:
+        return 65535.0
+    if arr.dtype.kind == "b":
+        return 1.0
+    peak = float(arr.max(initial=0))
+    if arr.dtype.kind == "f" and peak <= 1.0:
+        return 1.0
+    return 65535.0 if peak > 255 else 255.0
 
 
 def _from_array(arr: np.ndarray) -> Image.Image:
-    """PIL image from an HxW, HxWx3 or HxWx4 array."""
+    """PIL image from an HxW, HxWx3 or HxWx4 array of any numeric type (scaled as `_to_uint8` says)."""
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ImageError(f"expected an image array of shape HxW, HxWx3 or HxWx4, got {arr.shape}")
+        raise ImageError(
+            f"the image data has an unsupported shape {arr.shape}; "
+            "expected height x width, with 3 or 4 colour channels or none"
+        )
     _check_pixels(arr.shape[1], arr.shape[0])
-    if arr.dtype != np.uint8:
-        arr = _to_uint8(arr) if arr.ndim == 2 else np.clip(arr, 0, 255).astype(np.uint8)
-    return Image.fromarray(arr)
+    return Image.fromarray(_to_uint8(arr))
 
 
 def _read_bytes(source: bytes | str | os.PathLike | BinaryIO) -> bytes:
@@ -74,10 +123,7 @@ def _read_bytes(source: bytes | str | os.PathLike | BinaryIO) -> bytes:
     if isinstance(source, bytes):
         data = source
     elif isinstance(source, str | os.PathLike):
-        if os.path.getsize(source) > MAX_BYTES:
-            raise ImageError(_too_big_message())
-        with open(source, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        data = _read_path(source)
     else:
         data = source.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
@@ -87,8 +133,27 @@ def _read_bytes(source: bytes | str | os.PathLike | BinaryIO) -> bytes:
     return data
 
 
+def _read_path(path: str | os.PathLike) -> bytes:
+    """Up to `MAX_BYTES` + 1 bytes of the file at `path`; errors never name the path.
+
+    Raises:
+        ImageError: The file is missing, unreadable (a folder, no permission, an invalid name) or too large.
+    """
+    try:
+        if os.path.getsize(path) <= MAX_BYTES:
+            with open(path, "rb") as f:
+                return f.read(MAX_BYTES + 1)
+    except FileNotFoundError as e:
+        raise ImageError("the file could not be found") from e
+    except (OSError, ValueError) as e:
+        raise ImageError("the file could not be read") from e
+    raise ImageError(_too_big_message())
+
+
 def _too_big_message() -> str:
-    return f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB; please upload a smaller image"
+    mib = MAX_BYTES / (1024 * 1024)
+    limit = f"{mib:g} MB" if mib >= 1 else f"{math.ceil(MAX_BYTES / 1024)} KB"
+    return f"the file is larger than {limit}; please upload a smaller image"
 
 
 def _decode(data: bytes) -> Image.Image:
@@ -100,16 +165,34 @@ def _decode(data: bytes) -> Image.Image:
             _check_pixels(img.width, img.height)
             img.seek(0)  # first frame of an animation
             img.load()
-    except ImageError:
+            return _upright(img)
+    except ImageError:  # a ValueError with its own message: not "corrupt"
         raise
-    except (UnidentifiedImageError, SyntaxError) as e:
-        formats = ", ".join(f.lower() for f in ALLOWED_FORMATS)
-        raise ImageError(f"this file is not an image in a supported format ({formats})") from e
+    except UnidentifiedImageError as e:  # no allowlisted plugin accepted the header
+        raise ImageError(_unidentified_message(data)) from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(_too_many_pixels_message()) from e
-    except (OSError, ValueError, EOFError) as e:
-        raise ImageError("the image file is truncated or corrupt and could not be decoded") from e
-    return ImageOps.exif_transpose(img)
+    except (OSError, ValueError, EOFError, SyntaxError) as e:  # Pillow raises SyntaxError for broken chunks
+        raise ImageError(_CORRUPT) from e
+
+
+def _unidentified_message(data: bytes) -> str:
+    """Why Pillow could not open `data`: cut short if it starts like an allowlisted format, else unsupported."""
+    if data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return _CORRUPT
+    formats = ", ".join(f.lower() for f in ALLOWED_FORMATS)
+    return f"this file is not an image in a supported format ({formats})"
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """A copy of `img` turned as its EXIF (or XMP) Orientation tag says.
+
+    Unlike `ImageOps.exif_transpose`, this does not re-serialise the EXIF block, which raises
+    `struct.error` or `TypeError` on a malformed tag that Pillow could still read.
+    """
+    orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return img.copy() if method is None else img.transpose(method)
 
 
 def _check_pixels(width: int, height: int) -> None:
@@ -120,4 +203,5 @@ def _check_pixels(width: int, height: int) -> None:
 
 
 def _too_many_pixels_message() -> str:
-    return f"the image has more than {MAX_PIXELS // 1_000_000} million pixels; please upload a smaller image"
+    limit = f"{MAX_PIXELS / 1_000_000:g} million" if MAX_PIXELS >= 1_000_000 else f"{MAX_PIXELS:,}"
+    return f"the image has more than {limit} pixels; please upload a smaller image"
