@@ -21,6 +21,7 @@ __all__ = [
     "BatchMix",
     "Box",
     "area_lambda",
+    "batch_spms",
     "box_area",
     "box_mass",
     "class_cams",
@@ -146,7 +147,7 @@ def eval_mode(model: nn.Module):
 
 
 @torch.no_grad()
-def _batch_spms(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+def batch_spms(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """SPMs (N, H, W) of each sample's labelled class, in one eval-mode pass, with the degeneracy mask."""
     with eval_mode(model):
         feats = model.extract_features(x)
@@ -161,7 +162,7 @@ def mix_batch(x: Tensor, y: Tensor, model: nn.Module, *, box_a: Box, box_b: Box,
     if box_area(box_a) == 0 or box_area(box_b) == 0:
         return BatchMix(x, y, x.new_ones(len(x)), x.new_zeros(len(x)))
     perm = perm.to(x.device)
-    spm, degenerate = _batch_spms(model, x, y)
+    spm, degenerate = batch_spms(model, x, y)
     lam_area = area_lambda(box_a, height, width)
     rho_a = torch.where(degenerate, lam_area, 1.0 - box_mass(spm, box_a))
     rho_b = torch.where(degenerate[perm], 1.0 - lam_area, box_mass(spm[perm], box_b))
