@@ -12,6 +12,10 @@ os.environ["TORCH_HOME"] = str(_SCRATCH / "torch")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["GRADIO_TEMP_DIR"] = str(_SCRATCH / "gradio")
 os.environ.setdefault("MPLBACKEND", "Agg")
+(_SCRATCH / "tmp").mkdir()
+tempfile.tempdir = str(_SCRATCH / "tmp")  # gradio_client and the app's result files land here too
+
+import socket  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -54,3 +58,28 @@ def photo_pair() -> tuple[Image.Image, Image.Image]:
 @pytest.fixture(autouse=True)
 def _fresh_analysis_cache():
     pipeline.clear_caches()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The real app, served over loopback for the whole session."""
+    from snapmix_demo.ui import build_demo, launch_kwargs
+
+    demo = build_demo()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
