@@ -1,0 +1,87 @@
+"""`python -m snapmix_demo` as a user runs it: files written, exit codes, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snapmix_demo import snapmix_pair
+from snapmix_demo.ui import EXAMPLES
+
+CAT, COFFEE = EXAMPLES[2]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snapmix_demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"PYTHONWARNINGS": "ignore"},
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+
+def test_writes_overlays_mixed_image_and_result_json(tmp_path):
+    out = tmp_path / "out"
+    done = run_cli(
+        CAT,
+        COFFEE,
+        "--backbone",
+        "resnet18",
+        "--weights",
+        "random",
+        "--mode",
+        "cls_method",
+        "--seed",
+        "3",
+        "--box-b",
+        "0,0,100,120",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} == {"cam_a.png", "cam_b.png", "mixed.png", "result.json"}
+    written = json.loads((out / "result.json").read_text())
+    expected = snapmix_pair(
+        CAT, COFFEE, backbone="resnet18", weights="random", mode="cls_method", seed=3, box_b=(0, 0, 100, 120)
+    ).to_dict()
+    for key in ("rho_a", "rho_b", "box_a", "box_b", "class_a", "class_b", "area_lambda", "mode"):
+        assert written[key] == expected[key], key
+    assert "rho_a=" in done.stdout
+
+
+def test_help_lists_the_options():
+    done = run_cli("--help")
+    assert done.returncode == 0
+    for option in ("--backbone", "--mode", "--seed", "--out", "--weights", "--box-a"):
+        assert option in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backbone", "vgg16"], "invalid choice"),
+        (["--mode", "monkey"], "invalid choice"),
+        (["--box-a", "1,2"], "TOP,LEFT,BOTTOM,RIGHT"),
+        (["--beta", "0"], "beta"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
+    done = run_cli(CAT, COFFEE, "--weights", "random", "--out", str(tmp_path), *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unreadable_inputs_exit_2_with_one_line(tmp_path):
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    for image in (str(text), str(tmp_path / "missing.png")):
+        done = run_cli(image, COFFEE, "--weights", "random", "--out", str(tmp_path / "o"))
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
