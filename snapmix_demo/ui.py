@@ -60,7 +60,13 @@ CSS = f"""
 .wnote {{ margin-top: 8px; color: var(--body-text-color-subdued); font-size: 13px; }}
 .legend-a {{ color: {COLOR_A}; font-weight: 600; }}
 .legend-b {{ color: {COLOR_B}; font-weight: 600; }}
-#status {{ font-size: 14px; }}
+/* gr.HTML ignores min_width: on phones the status line takes the full width, the download button wraps below */
+#status {{ font-size: 14px; min-width: min(320px, 100%) !important; }}
+/* long block labels wrap clear of the icon buttons at the block's top right instead of running under them */
+:is(#patch-source, #image-a, #image-b) > label[data-testid="block-label"] {{
+  white-space: normal; max-width: calc(100% - 64px);
+}}
+:is(#cam-a, #cam-b, #mixed) > label[data-testid="block-label"] {{ white-space: normal; max-width: calc(100% - 40px); }}
 """
 
 
@@ -281,6 +287,7 @@ def build_demo() -> gr.Blocks:
                             sources=["upload", "clipboard"],
                             buttons=["fullscreen"],
                             elem_id="image-a",
+                            min_width=240,
                         )
                         img_b = gr.Image(
                             label="Image B (the patch comes from it)",
@@ -290,6 +297,7 @@ def build_demo() -> gr.Blocks:
                             sources=["upload", "clipboard"],
                             buttons=["fullscreen"],
                             elem_id="image-b",
+                            min_width=240,
                         )
                     examples = gr.Examples(
                         EXAMPLES,
@@ -316,6 +324,7 @@ def build_demo() -> gr.Blocks:
                         interactive=False,
                         elem_id="patch-source",
                         max_lines=9,
+                        wrap_lines=True,
                     )
             with gr.Accordion("Classes, boxes and randomness", open=False, elem_id="options"):
                 with gr.Row():
@@ -362,6 +371,7 @@ def build_demo() -> gr.Blocks:
                     interactive=False,
                     height=260,
                     elem_id="cam-a",
+                    min_width=240,
                     buttons=["download"],
                 )
                 cam_b = gr.Image(
@@ -370,6 +380,7 @@ def build_demo() -> gr.Blocks:
                     interactive=False,
                     height=260,
                     elem_id="cam-b",
+                    min_width=240,
                     buttons=["download"],
                 )
                 mixed = gr.Image(
@@ -378,6 +389,7 @@ def build_demo() -> gr.Blocks:
                     interactive=False,
                     height=260,
                     elem_id="mixed",
+                    min_width=240,
                     buttons=["download"],
                 )
             with gr.Row():
@@ -388,8 +400,8 @@ def build_demo() -> gr.Blocks:
                         elem_id="weights-chart",
                         container=True,
                     )
-                top_a = gr.Label(num_top_classes=5, label="Top-5 of A", elem_id="top-a", scale=2)
-                top_b = gr.Label(num_top_classes=5, label="Top-5 of B", elem_id="top-b", scale=2)
+                top_a = gr.Label(num_top_classes=5, label="Top-5 of A", elem_id="top-a", scale=2, min_width=240)
+                top_b = gr.Label(num_top_classes=5, label="Top-5 of B", elem_id="top-b", scale=2, min_width=240)
             with gr.Row():
                 status = gr.HTML("", elem_id="status")
                 result_file = gr.DownloadButton(

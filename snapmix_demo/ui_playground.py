@@ -88,6 +88,7 @@ def build() -> None:
         with gr.Column(scale=3):
             code = gr.Code(
                 snippet(10, 5),
+                wrap_lines=True,
                 language="python",
                 label="Code (executed live)",
                 interactive=False,
@@ -99,7 +100,7 @@ def build() -> None:
                 instance_val = gr.Number(5, precision=0, label="self.val (instance)", elem_id="instance-val")
             run = gr.Button("Run the three patches", variant="primary", elem_id="playground-run")
             output = gr.Textbox(
-                label="Output", lines=5, max_lines=5, elem_id="playground-output", elem_classes=["mono"]
+                label="Output", lines=6, max_lines=6, elem_id="playground-output", elem_classes=["mono"]
             )
             gr.Markdown(EXPLANATION)
     run.click(_on_run, [class_val, instance_val], [code, output], api_visibility="private")

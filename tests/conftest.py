@@ -25,6 +25,15 @@ from snapmix_demo import pipeline  # noqa: E402
 from snapmix_demo.backbones import load_backbone  # noqa: E402
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        default=False,
+        help="rewrite tests/ui/baselines/*.png and VERSIONS.json from this run instead of comparing",
+    )
+
+
 @pytest.fixture(scope="session")
 def scratch() -> Path:
     return _SCRATCH
