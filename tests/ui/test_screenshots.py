@@ -50,6 +50,9 @@ _UNION_BOX = """(selectors) => {
 # ## Driving the page
 
 
+STABLE_TRIES = 5
+
+
 def settle(page) -> None:
     """Make the page still: no focus ring, no hover, every image decoded, fonts in, timing text fixed."""
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
@@ -66,6 +69,18 @@ def settle(page) -> None:
 
 
 def shot(page, *selectors: str, viewport_only: bool = False) -> bytes:
+    """A stable PNG: captured until two consecutive captures agree (as Playwright's toHaveScreenshot does)."""
+    previous = _capture(page, *selectors, viewport_only=viewport_only)
+    for _ in range(STABLE_TRIES):
+        page.wait_for_timeout(250)
+        current = _capture(page, *selectors, viewport_only=viewport_only)
+        if current == previous:
+            return current
+        previous = current
+    pytest.fail(f"the page did not settle: {STABLE_TRIES + 1} consecutive screenshots differed", pytrace=False)
+
+
+def _capture(page, *selectors: str, viewport_only: bool = False) -> bytes:
     """PNG of the union of `selectors` (page coordinates), else of the full page (or only the viewport)."""
     options = {
         "animations": "disabled",
