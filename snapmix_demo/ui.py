@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 from snapmix_demo import ui_playground
 from snapmix_demo.backbones import BACKBONES, available_weights, get_spec, weights_classes
@@ -47,6 +48,10 @@ MODE_NOTES = {
     "as_prop": "**as_prop**: a read-only *property* of the instance, read without parentheses: `model.fc_layer`.",
 }
 _RESULTS_DIR = Path(tempfile.mkdtemp(prefix="snapmix-results-"))
+# Pipeline runs share one concurrency group: the caches are locked and inference is thread-safe, and
+# a few at once keep both cores busy while others upload or download. The queue holds the rest.
+PIPELINE = {"concurrency_limit": 4, "concurrency_id": "pipeline"}
+QUEUE_MAX_SIZE = 64
 _KEEP_RESULT_FILES = 64
 
 CSS = f"""
@@ -115,8 +120,6 @@ def _patch_source(backbone: str, mode: str) -> str:
 @functools.cache
 def _model_class(backbone: str) -> type:
     """The upstream class behind `backbone` (built once on the meta device: no weights, no memory)."""
-    import torch
-
     with torch.device("meta"):
         return type(get_spec(backbone).builder(num_classes=1))
 
@@ -205,16 +208,11 @@ def _result_file(res: PairResult) -> str:
     return str(path)
 
 
-def _views(res: PairResult, cmap: str, alpha: float):
-    cam_a, cam_b = overlays(res, cmap=cmap, alpha=float(alpha))
-    return cam_a, cam_b
-
-
 @_user_errors
 def on_run(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b, cmap, alpha):
     """Run a pair; returns the state first, then every output widget."""
     res = _run(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
-    cam_a, cam_b = _views(res, cmap, alpha)
+    cam_a, cam_b = overlays(res, cmap=cmap, alpha=float(alpha))
     return (
         res,
         cam_a,
@@ -233,7 +231,7 @@ def on_display(res: PairResult | None, cmap: str, alpha: float):
     """Re-render the overlays with a new colormap or opacity, without running the model."""
     if res is None:
         return gr.skip(), gr.skip()
-    return _views(res, cmap, alpha)
+    return overlays(res, cmap=cmap, alpha=float(alpha))
 
 
 def on_new_boxes(seed) -> int:
@@ -432,17 +430,19 @@ def build_demo() -> gr.Blocks:
         run_inputs = [img_a, img_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b, cmap, alpha]
         run_outputs = [state, cam_a, cam_b, mixed, chart, top_a, top_b, status, result_file]
         private = {"api_visibility": "private"}
-        run.click(on_run, run_inputs, run_outputs, **private)
-        new_boxes.click(on_new_boxes, seed, seed, **private).then(on_run, run_inputs, run_outputs, **private)
-        examples.load_input_event.then(on_run, run_inputs, run_outputs, **private)
+        run.click(on_run, run_inputs, run_outputs, **private, **PIPELINE)
+        new_boxes.click(on_new_boxes, seed, seed, **private).then(
+            on_run, run_inputs, run_outputs, **private, **PIPELINE
+        )
+        examples.load_input_event.then(on_run, run_inputs, run_outputs, **private, **PIPELINE)
         gr.on([cmap.change, alpha.release], on_display, [state, cmap, alpha], [cam_a, cam_b], **private)
         backbone.change(on_backbone, backbone, [weights, target_a, target_b], **private).then(
             on_mode, [backbone, mode], [source, mode_note], **private
         )
         weights.input(on_weights, [backbone, weights], [target_a, target_b], **private)
         mode.change(on_mode, [backbone, mode], [source, mode_note], **private)
-        api_trigger.click(snapmix, api_inputs, api_output, api_name="snapmix")
-    return demo
+        api_trigger.click(snapmix, api_inputs, api_output, api_name="snapmix", **PIPELINE)
+    return demo.queue(max_size=QUEUE_MAX_SIZE)
 
 
 def launch_kwargs() -> dict:
