@@ -54,7 +54,7 @@ class ShapeSample:
 
 
 def make_sample(
-    seed: int, size: int | tuple[int, int] = 224, label: int | None = None, clutter: float = 1.0
+    seed: int, size: int | tuple[int, int] = 224, label: int | None = None, difficulty: float = 1.0
 ) -> ShapeSample:
     """Generate the sample of one seed.
 
@@ -66,8 +66,9 @@ def make_sample(
         seed: Non-negative seed; the sample is a pure function of (seed, size, label).
         size: Side of a square image, or (height, width).
         label: Class index to draw; None picks it from the seed, uniformly over ``CLASSES``.
-        clutter: Strength of textures and share of distractor strokes, from 0 (a plain gradient) to 1
-            (the dataset as specified); lower values are a training curriculum, never an evaluation setting.
+        difficulty: From 0 (large objects on a plain gradient) to 1 (the dataset as specified): scales the
+            textures, the share of distractor strokes and how small objects may be. Lower values are a
+            training curriculum, never an evaluation setting.
 
     Returns:
         The image, the object's mask and its label.
@@ -82,10 +83,10 @@ def make_sample(
         label = seeded_label
     elif not 0 <= label < len(CLASSES):
         raise ValueError(f"label must be in [0, {len(CLASSES)}), got {label}")
-    if not 0.0 <= clutter <= 1.0:
-        raise ValueError(f"clutter must be in [0, 1], got {clutter}")
-    canvas = _background(rng, height, width, clutter)
-    linear, centre = _pose(rng, height, width)
+    if not 0.0 <= difficulty <= 1.0:
+        raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
+    canvas = _background(rng, height, width, difficulty)
+    linear, centre = _pose(rng, height, width, difficulty)
     noise = rng.standard_normal(canvas.shape, dtype=np.float32) * rng.uniform(0.0, 6.0)
     # Class-dependent draws come last, so that `label` does not change the scene.
     polygons = [centre + polygon @ linear.T for polygon in _OUTLINES[CLASSES[label]](rng)]
@@ -95,14 +96,14 @@ def make_sample(
 
 
 def make_arrays(
-    seeds: Sequence[int], size: int | tuple[int, int] = 128, clutter: float = 1.0
+    seeds: Sequence[int], size: int | tuple[int, int] = 128, difficulty: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate a batch of samples as arrays, one per seed, identical to ``make_sample``.
 
     Args:
         seeds: One seed per sample.
         size: Side of a square image, or (height, width).
-        clutter: As in ``make_sample``.
+        difficulty: As in ``make_sample``.
 
     Returns:
         uint8 images (N, H, W, 3), bool masks (N, H, W) and int64 labels (N,).
@@ -112,7 +113,7 @@ def make_arrays(
     masks = np.empty((len(seeds), height, width), dtype=bool)
     labels = np.empty(len(seeds), dtype=np.int64)
     for i, seed in enumerate(seeds):
-        sample = make_sample(int(seed), (height, width), clutter=clutter)
+        sample = make_sample(int(seed), (height, width), difficulty=difficulty)
         images[i] = np.asarray(sample.image)
         masks[i] = sample.mask
         labels[i] = sample.label
@@ -130,17 +131,17 @@ def _parse_size(size: int | tuple[int, int]) -> tuple[int, int]:
 # --- background -------------------------------------------------------------------------
 
 
-def _background(rng: np.random.Generator, height: int, width: int, clutter: float) -> np.ndarray:
+def _background(rng: np.random.Generator, height: int, width: int, difficulty: float) -> np.ndarray:
     """Float32 (H, W, 3) clutter: gradient, one or two textures, then distractor strokes."""
     short = min(height, width)
     x = (np.arange(width, dtype=np.float32) / short)[None, :]
     y = (np.arange(height, dtype=np.float32) / short)[:, None]
     canvas = _gradient(rng, x, y)
     for kind in rng.choice(len(_TEXTURES), size=int(rng.integers(1, 3)), replace=False):
-        amplitude = clutter * rng.uniform(6.0, 28.0) * rng.uniform(0.3, 1.0, 3).astype(np.float32)
+        amplitude = difficulty * rng.uniform(6.0, 28.0) * rng.uniform(0.3, 1.0, 3).astype(np.float32)
         canvas += _TEXTURES[kind](rng, x, y)[..., None] * amplitude
     image = Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8), "RGB")
-    _draw_strokes(rng, image, clutter)
+    _draw_strokes(rng, image, difficulty)
     return np.asarray(image, dtype=np.float32).copy()
 
 
@@ -194,10 +195,10 @@ _TEXTURES: tuple[Callable[[np.random.Generator, np.ndarray, np.ndarray], np.ndar
 )
 
 
-def _draw_strokes(rng: np.random.Generator, image: Image.Image, clutter: float) -> None:
-    """Draw 3-7 thin open strokes (lines, arcs, scribbles) in random colours onto ``image``, fewer at low clutter."""
+def _draw_strokes(rng: np.random.Generator, image: Image.Image, difficulty: float) -> None:
+    """Draw 3-7 thin open strokes (lines, arcs, scribbles) in random colours onto ``image``, fewer when easier."""
     draw = ImageDraw.Draw(image)
-    for _ in range(round(clutter * int(rng.integers(3, 8)))):
+    for _ in range(round(difficulty * int(rng.integers(3, 8)))):
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         stroke_width = int(rng.integers(1, max(1, min(image.size) // 64) + 1))
         _STROKES[int(rng.integers(len(_STROKES)))](rng, draw, image.size, colour, stroke_width)
@@ -313,9 +314,10 @@ _OUTLINES: dict[str, Callable[[np.random.Generator], _Outline]] = {
 }
 
 
-def _pose(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def _pose(rng: np.random.Generator, height: int, width: int, difficulty: float) -> tuple[np.ndarray, np.ndarray]:
     """Random scale-rotation matrix and centre that keep a unit outline fully inside the image."""
-    radius = 0.5 * min(height, width) * rng.uniform(*_SIZE_RANGE)
+    smallest, largest = _SIZE_RANGE
+    radius = 0.5 * min(height, width) * rng.uniform(largest - difficulty * (largest - smallest), largest)
     centre = np.array([rng.uniform(radius, width - radius), rng.uniform(radius, height - radius)])
     theta = rng.uniform(0, 2 * math.pi)
     linear = radius * np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])

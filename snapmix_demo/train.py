@@ -38,15 +38,16 @@ def train(
     lr: float = 2e-3,
     beta: float = 5.0,
     prob: float = 0.5,
-    clutter_steps: int = 0,
+    difficulty_steps: int = 0,
     mix_start: int = 0,
     seed: int = 0,
 ) -> torch.nn.Module:
     """Train `backbone` from scratch: `steps` at `size` px, then `final_steps` at the backbone's input size.
 
-    From scratch, shapes on full clutter sit at chance for hundreds of steps; a curriculum helps: clutter ramps
-    from 0 to 1 over the first `clutter_steps`, and SnapMix starts at `mix_start`, once BatchNorm's running
-    statistics (used by the eval-mode CAMs) and the CAMs themselves mean something.
+    From scratch, small objects on full clutter sit at chance for many hundreds of steps: global average pooling
+    drowns a few object pixels in background statistics. A curriculum helps: the dataset's difficulty (object
+    size range and clutter) ramps from 0 to 1 over the first `difficulty_steps`, and SnapMix starts at `mix_start`,
+    once BatchNorm's running statistics (used by the eval-mode CAMs) and the CAMs themselves mean something.
     """
     spec = get_spec(backbone)
     model = build_model(backbone, num_classes=len(CLASSES)).train()
@@ -63,8 +64,8 @@ def train(
     for step in progress:
         side = size if step < steps else spec.input_size[0]
         seeds = range(first_seed + step * batch_size, first_seed + (step + 1) * batch_size)
-        clutter = min(1.0, step / clutter_steps) if clutter_steps else 1.0
-        images, _, labels = make_arrays(seeds, side, clutter=clutter)
+        difficulty = min(1.0, step / difficulty_steps) if difficulty_steps else 1.0
+        images, _, labels = make_arrays(seeds, side, difficulty=difficulty)
         x, y = normalise(images, spec), torch.from_numpy(labels)
         mix = snapmix_batch(x, y, model, beta=beta, prob=prob if step >= mix_start else 0.0, generator=generator)
         loss = snapmix_loss(model(mix.x), y, mix.y_b, mix.rho_a, mix.rho_b)
@@ -73,7 +74,7 @@ def train(
         optimizer.step()
         schedule.step()
         running = float(loss) if running is None else 0.98 * running + 0.02 * float(loss)
-        progress.set_postfix(loss=f"{running:.3f}", px=side, clutter=f"{clutter:.2f}")
+        progress.set_postfix(loss=f"{running:.3f}", px=side, difficulty=f"{difficulty:.2f}")
     return model.eval()
 
 
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=128, help="side of the low-resolution phase (default: %(default)s)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--prob", type=float, default=0.5, help="SnapMix probability per batch (default: %(default)s)")
-    p.add_argument("--clutter-steps", type=int, default=0, help="steps over which clutter ramps from 0 to 1")
+    p.add_argument("--difficulty-steps", type=int, default=0, help="steps over which difficulty ramps from 0 to 1")
     p.add_argument("--mix-start", type=int, default=0, help="first step that may use SnapMix")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         size=args.size,
         lr=args.lr,
         prob=args.prob,
-        clutter_steps=args.clutter_steps,
+        difficulty_steps=args.difficulty_steps,
         mix_start=args.mix_start,
         seed=args.seed,
     )

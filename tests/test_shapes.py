@@ -223,3 +223,17 @@ def test_make_arrays_of_no_seeds_is_empty():
 def test_invalid_arguments_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_sample(0, **kwargs)
+
+
+def test_difficulty_zero_gives_large_objects_on_a_plain_background():
+    from snapmix_demo.shapes import make_sample
+
+    easy = [make_sample(seed, 96, difficulty=0.0) for seed in range(20)]
+    full = [make_sample(seed, 96) for seed in range(20)]
+    easy_area = np.mean([s.mask.mean() for s in easy])
+    full_area = np.mean([s.mask.mean() for s in full])
+    assert easy_area > 1.5 * full_area, f"easy objects {easy_area:.3f} vs full {full_area:.3f} of the image"
+    background_spread = [np.asarray(s.image)[~s.mask].std(axis=0).mean() for s in easy]
+    assert np.median(background_spread) < 25, "a plain gradient has no texture or strokes"
+    with pytest.raises(ValueError, match="difficulty"):
+        make_sample(0, 96, difficulty=1.5)
