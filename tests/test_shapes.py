@@ -226,8 +226,6 @@ def test_invalid_arguments_are_rejected(kwargs, message):
 
 
 def test_difficulty_zero_gives_large_objects_on_a_plain_background():
-    from snapmix_demo.shapes import make_sample
-
     easy = [make_sample(seed, 96, difficulty=0.0) for seed in range(20)]
     full = [make_sample(seed, 96) for seed in range(20)]
     easy_area = np.mean([s.mask.mean() for s in easy])
