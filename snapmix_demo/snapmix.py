@@ -165,8 +165,11 @@ def mix_batch(x: Tensor, y: Tensor, model: nn.Module, *, box_a: Box, box_b: Box,
     spm, degenerate = batch_spms(model, x, y)
     lam_area = area_lambda(box_a, height, width)
     rho_a = torch.where(degenerate, lam_area, 1.0 - box_mass(spm, box_a))
-    rho_b = torch.where(degenerate[perm], 1.0 - lam_area, box_mass(spm[perm], box_b))
-    return BatchMix(paste(x, x[perm], box_a, box_b), y[perm], rho_a.to(x.dtype), rho_b.to(x.dtype))
+    rho_b = torch.where(degenerate[perm], 1.0 - lam_area, box_mass(spm, box_b)[perm])  # permute N masses, not maps
+    top, left, bottom, right = box_b
+    crops = x[..., top:bottom, left:right][perm]  # a copy of the partners' crops, cut before anything is written
+    mixed = paste(x, crops, box_a, (0, 0, bottom - top, right - left))
+    return BatchMix(mixed, y[perm], rho_a.to(x.dtype), rho_b.to(x.dtype))
 
 
 def snapmix_batch(
