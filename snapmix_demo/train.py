@@ -73,7 +73,8 @@ def train(
         loss.backward()
         optimizer.step()
         schedule.step()
-        running = float(loss) if running is None else 0.98 * running + 0.02 * float(loss)
+        value = loss.item()
+        running = value if running is None else 0.98 * running + 0.02 * value
         progress.set_postfix(loss=f"{running:.3f}", px=side, difficulty=f"{difficulty:.2f}")
     return model.eval()
 
