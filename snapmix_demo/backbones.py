@@ -280,9 +280,7 @@ def _try_bundled(spec: BackboneSpec, model_builder: Callable[[int], nn.Module]) 
 
 
 def _random(spec: BackboneSpec, model_builder: Callable[[int], nn.Module], why: str) -> tuple[nn.Module, WeightsInfo]:
-    with torch.random.fork_rng(devices=[]):  # seeded init that leaves the global RNG alone
-        torch.manual_seed(0)
-        model = model_builder(len(spec.classes))
+    model = model_builder(len(spec.classes))
     return model, WeightsInfo("random", f"random init, seed 0 ({why}): predictions are meaningless", spec.classes)
 
 
@@ -303,8 +301,12 @@ def _build(name: str, weights: str) -> tuple[nn.Module, WeightsInfo]:
     raise ValueError(f"`{weights}` weights for `{name}` are not available here; available: {available_weights(name)}")
 
 
+_INIT_LOCK = threading.Lock()  # seeded init draws from torch's process-wide RNG: one construction at a time
+
+
 def _construct(spec: BackboneSpec, num_classes: int) -> nn.Module:
-    with torch.random.fork_rng(devices=[]):
+    """`spec`'s model initialised from seed 0, leaving the global RNG as it was (thread-safe)."""
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         return spec.builder(num_classes=num_classes)
 
