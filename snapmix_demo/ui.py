@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -48,9 +49,10 @@ MODE_NOTES = {
     "as_prop": "**as_prop**: a read-only *property* of the instance, read without parentheses: `model.fc_layer`.",
 }
 _RESULTS_DIR = Path(tempfile.mkdtemp(prefix="snapmix-results-"))
-# Pipeline runs share one concurrency group: the caches are locked and inference is thread-safe, and
-# a few at once keep both cores busy while others upload or download. The queue holds the rest.
-PIPELINE = {"concurrency_limit": 4, "concurrency_id": "pipeline"}
+# Pipeline runs share one concurrency group. They are compute-bound: on 2 cores, 4 at once made each forward 4x
+# slower and throughput fell to 0.76x the framework floor (1 at once: 0.92x, benchmarks/bench_load.py). Uploads,
+# downloads and the queue still overlap. Raise it on machines with more cores.
+PIPELINE = {"concurrency_limit": int(os.environ.get("SNAPMIX_PIPELINE_CONCURRENCY", "1")), "concurrency_id": "pipeline"}
 QUEUE_MAX_SIZE = 64
 _KEEP_RESULT_FILES = 64
 
