@@ -1,9 +1,9 @@
 """Load benchmark of the `/snapmix` HTTP endpoint, beside two references measured in the same run.
 
 The app is served in this process on loopback, exactly as the tests serve it. Closed-loop
-clients (threads, each with its own `gradio_client.Client`) send N requests back to back at
-concurrency 1, 4 and 8, with efficientnet_b0 and the app's default weights, a distinct seed
-per request, and two workloads:
+clients (threads in this process, each with its own `gradio_client.Client`) send N requests
+back to back at concurrency 1, 4 and 8, with efficientnet_b0 and the app's default weights, a
+distinct seed per request, and two workloads:
 
 - cached: one image pair throughout, so the CAMs are cached after the first call and each
   request only draws new boxes (no forward);
@@ -17,12 +17,19 @@ References, measured in the same run:
   the same textbox/number inputs, a gr.JSON output, the same queue and concurrency settings)
   whose function returns a precomputed result: no model, no decoding. Same client calls.
 
+Every configuration runs once per round, interleaved, over several rounds (the VM is noisy):
+throughput is the median over rounds, latency percentiles pool the rounds. Each run also
+reports this process's CPU time per request and the CPU used by anything else on the machine
+meanwhile, which tells a polluted run from a slow one.
+
 Targets (issue 6): app throughput at concurrency 8 >= 0.8 x the floor's; app p50 at
 concurrency 1 <= floor p50 + 1.5 x one forward. Then the resident memory over 200 sequential
 requests (half of them new images), every 20 requests.
 
+`--torch-threads` and `--pipeline-limit` try settings the app does not use (experiments).
+
 Usage:
-    python benchmarks/bench_load.py [--per-client 20] [--concurrency 1 4 8] [--rss-requests 200]
+    python benchmarks/bench_load.py [--per-client 15] [--rounds 3] [--concurrency 1 4 8] [--rss-requests 200]
 """
 
 import os
@@ -69,7 +76,8 @@ RUNS = {"floor": ("floor", "cached"), "cached": ("app", "cached"), "uncached": (
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-client", type=int, default=20, help="timed requests per client")
+    parser.add_argument("--per-client", type=int, default=15, help="timed requests per client and round")
+    parser.add_argument("--rounds", type=int, default=3, help="sweeps over every configuration, interleaved")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--rss-requests", type=int, default=200)
     parser.add_argument("--forward-rounds", type=int, default=30)
@@ -156,12 +164,15 @@ class Run:
     handler_ms: list[float] = field(default_factory=list)
     model_ms: list[float] = field(default_factory=list)
     forwards: list[int] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)  # req/s of each round
+    cpu: float = 0.0  # CPU seconds of this whole process (server and clients) over the timed windows
+    others: float = 0.0  # CPU seconds of everything else on the machine (other processes, steal) meanwhile
     wall: float = 0.0
-    cpu: float = 0.0  # CPU seconds of this whole process (server and clients) over the timed window
 
     @property
     def throughput(self) -> float:
-        return len(self.latencies) / self.wall
+        """Median over rounds."""
+        return statistics.median(self.rates)
 
     def pct(self, q: float) -> float:
         return float(np.percentile(self.latencies, q)) * 1e3
@@ -175,7 +186,10 @@ def request(client: Client, files: tuple[str, str], seed: int) -> tuple[float, d
 
 
 def load(url: str, run: Run, plans: list[list[tuple[tuple[str, str], int]]]) -> Run:
-    """Each plan (files, seed per request) on its own client, all released together; the first request is a warm-up."""
+    """One round: each plan (files, seed per request) on its own client, all released together.
+
+    The first request of each plan is a warm-up, outside the timed window.
+    """
     clients = [Client(url, verbose=False) for _ in plans]
     barrier = threading.Barrier(len(plans) + 1)
     lock = threading.Lock()
@@ -199,10 +213,13 @@ def load(url: str, run: Run, plans: list[list[tuple[tuple[str, str], int]]]) -> 
         futures = [pool.submit(work, c, p) for c, p in zip(clients, plans, strict=True)]
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait()
-        start, cpu = time.perf_counter(), cpu_seconds()
+        done, start, cpu, busy = len(run.latencies), time.perf_counter(), cpu_seconds(), machine_busy_seconds()
         for f in futures:
             f.result()
-        run.wall, run.cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        wall, own = time.perf_counter() - start, cpu_seconds() - cpu
+    run.rates.append((len(run.latencies) - done) / wall)
+    run.cpu, run.wall = run.cpu + own, run.wall + wall
+    run.others += machine_busy_seconds() - busy - own
     return run
 
 
@@ -246,6 +263,13 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_busy_seconds() -> float:
+    """Non-idle CPU time of the whole machine (all processes, and time stolen by the hypervisor)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb() -> float:
     """Resident memory of this process (server and clients), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -273,11 +297,16 @@ def rss_curve(url: str, requests: int, pairs: list) -> list[tuple[int, float, in
 COLUMNS = (
     "server | workload | clients | requests | req/s | p50 ms | p95 ms | CPU ms/req | handler p50 ms | model p50 ms"
 )
+NOTES = (
+    "req/s: median over rounds; latencies pooled over rounds; CPU ms/req: this whole process (server and its\n"
+    "in-process clients) per request; handler/model: the app's own `timings_ms` (total, model); fwd/req: forwards\n"
+    "run per request; other load: CPU used by everything else on the machine meanwhile, % of all cores."
+)
 
 
 def table(runs: list[Run]) -> str:
     """Markdown table; CPU ms/req counts the whole process (server and in-process clients)."""
-    rows = [f"| {COLUMNS} | fwd/req |", "|---|---|" + "---:|" * 9]
+    rows = [f"| {COLUMNS} | fwd/req | other load |", "|---|---|" + "---:|" * 10]
     for r in runs:
         app = r.target == "app"
         handler = f"{statistics.median(r.handler_ms):.0f}" if app else "-"
@@ -286,7 +315,7 @@ def table(runs: list[Run]) -> str:
         rows.append(
             f"| {r.target} | {r.workload} | {r.clients} | {len(r.latencies)} | {r.throughput:.2f} | "
             f"{r.pct(50):.0f} | {r.pct(95):.0f} | {r.cpu / len(r.latencies) * 1e3:.0f} | {handler} | {model} | "
-            f"{forwards} |"
+            f"{forwards} | {r.others / (r.wall * os.cpu_count()):.0%} |"
         )
     return "\n".join(rows)
 
@@ -323,7 +352,8 @@ def header(weights: str, files: tuple[str, str], args: argparse.Namespace) -> st
         f"{platform.platform()}, {os.cpu_count()} CPUs, load average {' '.join(load)} at start, "
         f"torch {torch.__version__} ({threads} threads), gradio {gr.__version__}, "
         f"pipeline concurrency limit {ui.PIPELINE['concurrency_limit']}\n"
-        f"uploads: {sizes[0]} + {sizes[1]} KB; {args.per_client} timed requests per client after one warm-up each\n"
+        f"uploads: {sizes[0]} + {sizes[1]} KB; {args.rounds} rounds of {args.per_client} timed requests per client, "
+        "each round after one warm-up request per client\n"
     )
 
 
@@ -336,16 +366,19 @@ def apply_experiments(args: argparse.Namespace) -> None:
 
 
 def measure_load(args: argparse.Namespace, urls: dict[str, str], cached_pair: tuple, pairs: list) -> list[Run]:
-    """Floor, app cached and app uncached at each concurrency, interleaved."""
-    runs, seed0 = [], 0
-    for clients in args.concurrency:
-        for target, workload in (RUNS[name] for name in args.runs):
-            source = pairs if workload == "uncached" else [cached_pair]
-            plans = plans_for(workload, clients, args.per_client, source, seed0)
-            seed0 += clients * (args.per_client + 1)
-            runs.append(load(urls[target], Run(target, workload, clients), plans))
-            print(f"  done: {target} {workload} x{clients}: {runs[-1].throughput:.2f} req/s", flush=True)
-    return runs
+    """Floor, app cached and app uncached at each concurrency, interleaved, for each round."""
+    runs: dict[tuple, Run] = {}
+    seed0 = 0
+    for round_ in range(args.rounds):
+        for clients in args.concurrency:
+            for target, workload in (RUNS[name] for name in args.runs):
+                source = pairs if workload == "uncached" else [cached_pair]
+                plans = plans_for(workload, clients, args.per_client, source, seed0)
+                seed0 += clients * (args.per_client + 1)
+                run = runs.setdefault((target, workload, clients), Run(target, workload, clients))
+                load(urls[target], run, plans)
+                print(f"  round {round_ + 1}: {target} {workload} x{clients}: {run.rates[-1]:.2f} req/s", flush=True)
+    return list(runs.values())
 
 
 def report_rss(url: str, requests: int, pairs: list) -> None:
@@ -362,7 +395,7 @@ def main() -> None:
     args = parse_args()
     apply_experiments(args)
     marked = MarkedPairs(_SCRATCH / "inputs")
-    needed = sum(c * (args.per_client + 1) for c in args.concurrency) + args.rss_requests // 2 + 1
+    needed = args.rounds * sum(c * (args.per_client + 1) for c in args.concurrency) + args.rss_requests // 2 + 1
     pairs = [marked.make(k) for k in range(needed, 0, -1)]  # popped from the end: 1, 2, ...
     cached_pair = marked.make(0)
     answer = snapmix_pair(*cached_pair, backbone=BACKBONE).to_dict()
@@ -374,7 +407,7 @@ def main() -> None:
     forward_ms = min(before, after)  # the lower one: the stricter latency target
     print(f"\ncompute limit: one bare batched forward of 2 x 224x224 ({BACKBONE}), median of {args.forward_rounds}:")
     print(f"{before:.1f} ms before the load runs, {after:.1f} ms after; the targets use {forward_ms:.1f} ms\n")
-    print(table(runs) + "\n")
+    print(table(runs) + "\n\n" + NOTES + "\n")
     print("\n".join(verdicts(runs, forward_ms)) + "\n")
     if args.rss_requests:
         report_rss(urls["app"], args.rss_requests, pairs)

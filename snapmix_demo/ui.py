@@ -454,4 +454,5 @@ def launch_kwargs() -> dict:
         "css": CSS,
         "footer_links": ["api"],
         "max_file_size": MAX_BYTES,
+        "allowed_paths": [str(_RESULTS_DIR)],  # only the app's own result files, wherever the temp dir points now
     }
