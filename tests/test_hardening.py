@@ -7,9 +7,7 @@ asserts on wall-clock time.
 
 import io
 import random
-import struct
 import threading
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +23,7 @@ from PIL import Image
 from snapmix_demo import PATCH_MODES, backbones, pipeline, ui
 from snapmix_demo.imageio import MAX_BYTES
 from snapmix_demo.ui import EXAMPLES
+from tests._files import encode, gif_declaring, png_declaring
 
 CAT, COFFEE = EXAMPLES[2]
 BASE = {"backbone": "resnet18", "mode": "default", "seed": 0, "weights": "random"}
@@ -34,12 +33,6 @@ ORIENTATION = 0x0112  # EXIF tag
 
 
 # ## Helpers
-
-
-def _encode(img: Image.Image, fmt: str, **params) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **params)
-    return buf.getvalue()
 
 
 def _picture(seed: int, size: tuple[int, int] = (200, 150)) -> Image.Image:
@@ -55,27 +48,10 @@ def _picture(seed: int, size: tuple[int, int] = (200, 150)) -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-def _png_declaring(width: int, height: int) -> bytes:
-    """A valid 4x4 PNG whose IHDR is patched to declare `width` x `height` (CRC recomputed)."""
-    data = bytearray(_encode(Image.new("RGB", (4, 4), (255, 0, 0)), "PNG"))
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    return bytes(data)
-
-
-def _gif_declaring(width: int, height: int) -> bytes:
-    """A valid 4x4 GIF whose logical screen and first frame are patched to `width` x `height`."""
-    data = bytearray(_encode(Image.new("P", (4, 4), 1), "GIF"))
-    data[6:10] = struct.pack("<HH", width, height)
-    frame = data.index(b",")
-    data[frame + 5 : frame + 9] = struct.pack("<HH", width, height)
-    return bytes(data)
-
-
 def _write(folder: Path, name: str, data: bytes | Image.Image) -> str:
     """Write bytes (or an image, as lossless PNG) to `folder/name`; returns the path."""
     path = folder / name
-    path.write_bytes(_encode(data, "PNG") if isinstance(data, Image.Image) else data)
+    path.write_bytes(encode(data, "PNG") if isinstance(data, Image.Image) else data)
     return str(path)
 
 
@@ -118,20 +94,20 @@ _NOT_IMAGES = {
         b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
         b'<rect width="8" height="8" fill="red"/></svg>'
     ),
-    "pdf": lambda: _encode(Image.new("RGB", (8, 8), (255, 0, 0)), "PDF"),
+    "pdf": lambda: encode(Image.new("RGB", (8, 8), (255, 0, 0)), "PDF"),
 }
 _REFUSED: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "empty": ("empty.png", lambda: b"", "The file is empty"),
-    "truncated-jpeg": ("cut.jpg", lambda: _encode(_picture(1), "JPEG")[:600], "truncated or corrupt"),
-    "truncated-png": ("cut.png", lambda: _encode(_picture(2), "PNG")[:4000], "truncated or corrupt"),
+    "truncated-jpeg": ("cut.jpg", lambda: encode(_picture(1), "JPEG")[:600], "truncated or corrupt"),
+    "truncated-png": ("cut.png", lambda: encode(_picture(2), "PNG")[:4000], "truncated or corrupt"),
     **{
         f"{kind}-as{suffix}": (f"renamed{suffix}", make, "not an image in a supported format (png, jpeg")
         for kind, make in _NOT_IMAGES.items()
         for suffix in (".png", ".jpg")
     },
-    "bomb-png-50000x50000": ("bomb.png", lambda: _png_declaring(50000, 50000), "more than 40 million pixels"),
-    "bomb-png-7000x7000": ("cap.png", lambda: _png_declaring(7000, 7000), "more than 40 million pixels"),
-    "bomb-gif-65535x65535": ("bomb.gif", lambda: _gif_declaring(65535, 65535), "more than 40 million pixels"),
+    "bomb-png-50000x50000": ("bomb.png", lambda: png_declaring(50000, 50000), "more than 40 million pixels"),
+    "bomb-png-7000x7000": ("cap.png", lambda: png_declaring(7000, 7000), "more than 40 million pixels"),
+    "bomb-gif-65535x65535": ("bomb.gif", lambda: gif_declaring(65535, 65535), "more than 40 million pixels"),
 }
 
 
@@ -194,7 +170,7 @@ def test_a_server_path_that_was_not_uploaded_is_refused(client, app_url):
 
 def _animated_gif(folder: Path) -> tuple[str, str, str]:
     frames = [_picture(seed, (96, 64)).quantize(64) for seed in (10, 11, 12)]
-    data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     shown = Image.open(io.BytesIO(data))
     assert shown.n_frames == 3
     first = shown.convert("RGB")
@@ -207,14 +183,14 @@ def _png_16bit(folder: Path) -> tuple[str, str, None]:
     src = Image.fromarray(gray8 * 257)  # 16-bit values whose 8-bit scaling is exact
     assert src.mode == "I;16"
     return (
-        _write(folder, "deep.png", _encode(src, "PNG")),
+        _write(folder, "deep.png", encode(src, "PNG")),
         _write(folder, "ref.png", Image.fromarray(gray8.astype(np.uint8))),
         None,
     )
 
 
 def _cmyk_jpeg(folder: Path) -> tuple[str, str, None]:
-    data = _encode(_picture(30).convert("CMYK"), "JPEG", quality=95)
+    data = encode(_picture(30).convert("CMYK"), "JPEG", quality=95)
     decoded = Image.open(io.BytesIO(data))
     assert decoded.mode == "CMYK"
     return _write(folder, "cmyk.jpg", data), _write(folder, "ref.png", decoded.convert("RGB")), None
@@ -225,7 +201,7 @@ def _palette_transparent(folder: Path) -> tuple[str, str, None]:
     index = np.asarray(src)
     palette = np.array(src.getpalette()[: 16 * 3], dtype=np.uint8).reshape(16, 3)
     expected = np.where((index == 3)[..., None], np.uint8(255), palette[index])  # index 3 is see-through: white
-    data = _encode(src, "PNG", transparency=3)
+    data = encode(src, "PNG", transparency=3)
     assert Image.open(io.BytesIO(data)).mode == "P" and (index == 3).any()
     return _write(folder, "pal.png", data), _write(folder, "ref.png", Image.fromarray(expected)), None
 
@@ -233,7 +209,7 @@ def _palette_transparent(folder: Path) -> tuple[str, str, None]:
 def _gray_alpha(folder: Path) -> tuple[str, str, None]:
     lum = _picture(50).convert("L")
     alpha = np.where(np.arange(lum.width)[None, :] % 40 < 20, 255, 0).repeat(lum.height, 0).astype(np.uint8)
-    data = _encode(Image.merge("LA", (lum, Image.fromarray(alpha))), "PNG")
+    data = encode(Image.merge("LA", (lum, Image.fromarray(alpha))), "PNG")
     expected = np.where(alpha == 255, np.asarray(lum), np.uint8(255))  # transparent pixels shown on white
     return _write(folder, "la.png", data), _write(folder, "ref.png", Image.fromarray(expected)), None
 
@@ -242,7 +218,7 @@ def _exif_rotated(orientation: int) -> Callable[[Path], tuple[str, str, str]]:
     def make(folder: Path) -> tuple[str, str, str]:
         exif = Image.Exif()
         exif[ORIENTATION] = orientation
-        data = _encode(_picture(60 + orientation, (240, 160)), "JPEG", quality=95, exif=exif)
+        data = encode(_picture(60 + orientation, (240, 160)), "JPEG", quality=95, exif=exif)
         stored = Image.open(io.BytesIO(data)).convert("RGB")  # the pixels as stored, sideways
         upright = stored.transpose({3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_270}[orientation])
         return (
@@ -265,7 +241,7 @@ def _one_pixel(folder: Path) -> tuple[str, str, None]:
 
 def _sliver(folder: Path) -> tuple[str, str, None]:
     img = _picture(70, (10000, 8))
-    return _write(folder, "sliver.jpg", _encode(img, "JPEG", quality=90)), None, None
+    return _write(folder, "sliver.jpg", encode(img, "JPEG", quality=90)), None, None
 
 
 # case -> (odd upload, a lossless PNG of the pixels it must decode to or None, a decoy that must differ or None)
@@ -305,7 +281,7 @@ def _pairs(folder: Path, n: int) -> list[tuple[str, str]]:
     return [
         (
             _write(folder, f"a{k}.png", _picture(100 + 2 * k)),
-            _write(folder, f"b{k}.jpg", _encode(_picture(101 + 2 * k), "JPEG")),
+            _write(folder, f"b{k}.jpg", encode(_picture(101 + 2 * k), "JPEG")),
         )
         for k in range(n)
     ]

@@ -8,7 +8,6 @@ buffer is allocated.
 import io
 import os
 import struct
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,38 +17,15 @@ from PIL import Image, ImageFile
 
 from snapmix_demo import imageio
 from snapmix_demo.imageio import ImageError, load_image
+from tests._files import encode, gif_declaring, png_declaring
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 ORIENTATION = 0x0112  # EXIF tag
 
 
-def _encode(img: Image.Image, fmt: str, **params) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **params)
-    return buf.getvalue()
-
-
 def _noise(width: int, height: int, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
-def _png_declaring(width: int, height: int) -> bytes:
-    """A valid 4x4 PNG whose IHDR is patched to declare `width` x `height` (CRC recomputed)."""
-    data = bytearray(_encode(Image.new("RGB", (4, 4), RED), "PNG"))
-    assert data[12:16] == b"IHDR"
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    return bytes(data)
-
-
-def _gif_declaring(width: int, height: int) -> bytes:
-    """A valid 4x4 GIF whose logical screen and first frame are patched to `width` x `height`."""
-    data = bytearray(_encode(Image.new("P", (4, 4), 1), "GIF"))
-    data[6:10] = struct.pack("<HH", width, height)
-    frame = data.index(b",")  # image descriptor: ',' x y width height
-    data[frame + 5 : frame + 9] = struct.pack("<HH", width, height)
-    return bytes(data)
 
 
 def _error(source: imageio.ImageSource) -> str:
@@ -88,10 +64,10 @@ def test_empty_input_is_refused(kind, tmp_path):
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda: _encode(_noise(64, 48), "JPEG")[:600], id="truncated-jpeg"),
-        pytest.param(lambda: _encode(_noise(64, 48), "PNG")[:4000], id="truncated-png"),
-        pytest.param(lambda: _encode(_noise(64, 48), "PNG")[:40], id="png-cut-after-ihdr"),
-        pytest.param(lambda: _encode(_noise(64, 48), "GIF")[:300], id="truncated-gif"),
+        pytest.param(lambda: encode(_noise(64, 48), "JPEG")[:600], id="truncated-jpeg"),
+        pytest.param(lambda: encode(_noise(64, 48), "PNG")[:4000], id="truncated-png"),
+        pytest.param(lambda: encode(_noise(64, 48), "PNG")[:40], id="png-cut-after-ihdr"),
+        pytest.param(lambda: encode(_noise(64, 48), "GIF")[:300], id="truncated-gif"),
     ],
 )
 def test_truncated_file_is_refused(make):
@@ -100,7 +76,7 @@ def test_truncated_file_is_refused(make):
 
 def test_png_with_a_wrong_chunk_length_is_called_corrupt():
     # Pillow raises SyntaxError("broken PNG file") from load(); that is corruption, not an unknown format.
-    data = bytearray(_encode(_noise(24, 16), "PNG"))
+    data = bytearray(encode(_noise(24, 16), "PNG"))
     idat = data.index(b"IDAT") - 4
     data[idat : idat + 4] = struct.pack(">I", 16)
     assert "truncated or corrupt" in _error(bytes(data))
@@ -115,7 +91,7 @@ _NOT_IMAGES = {
         b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
         b'<rect width="8" height="8" fill="red"/></svg>'
     ),
-    "pdf": lambda: _encode(Image.new("RGB", (8, 8), RED), "PDF"),  # a real PDF, with an embedded JPEG
+    "pdf": lambda: encode(Image.new("RGB", (8, 8), RED), "PDF"),  # a real PDF, with an embedded JPEG
 }
 
 
@@ -131,7 +107,7 @@ def test_other_file_renamed_as_image_is_refused(content, suffix, kind, tmp_path)
 
 @pytest.mark.parametrize("fmt", ["ICO", "TGA", "PPM", "PCX"])
 def test_format_pillow_reads_but_not_allowlisted_is_refused(fmt):
-    data = _encode(Image.new("RGB", (16, 16), GREEN), fmt)
+    data = encode(Image.new("RGB", (16, 16), GREEN), fmt)
     assert Image.open(io.BytesIO(data)).format == fmt  # Pillow itself would decode it
     assert "not an image in a supported format" in _error(data)
 
@@ -143,7 +119,7 @@ def test_format_pillow_reads_but_not_allowlisted_is_refused(fmt):
 def test_allowlisted_formats_decode(fmt, params):
     img = Image.new("RGB", (12, 7), BLUE)
     img.paste(RED, (0, 0, 3, 3))
-    out = load_image(_encode(img, fmt, **params))
+    out = load_image(encode(img, fmt, **params))
     assert (out.mode, out.size) == ("RGB", (12, 7))
     assert _close(_rgb(out, (1, 1)), RED) and _close(_rgb(out, (11, 6)), BLUE)
 
@@ -154,7 +130,7 @@ def test_allowlisted_formats_decode(fmt, params):
 @pytest.mark.parametrize(("fmt", "params"), [("GIF", {}), ("PNG", {}), ("WEBP", {"lossless": True})])
 def test_animation_uses_the_first_frame(fmt, params):
     first, *rest = (Image.new("RGB", (8, 6), c) for c in (RED, GREEN, BLUE))
-    data = _encode(first, fmt, save_all=True, append_images=rest, duration=100, loop=0, **params)
+    data = encode(first, fmt, save_all=True, append_images=rest, duration=100, loop=0, **params)
     assert Image.open(io.BytesIO(data)).n_frames == 3
     out = load_image(data)
     assert (out.mode, out.size) == ("RGB", (8, 6))
@@ -167,7 +143,7 @@ def test_16bit_grayscale_is_scaled_not_clipped(fmt):
     values = np.array([[65535, 32768, 257, 0]], dtype=np.uint16)
     src = Image.fromarray(values)
     assert src.mode == "I;16"
-    out = load_image(_encode(src, fmt))
+    out = load_image(encode(src, fmt))
     assert (out.mode, out.size) == ("RGB", (4, 1))
     arr = np.asarray(out)
     assert arr[0, :, 0].tolist() == [255, 128, 1, 0]
@@ -176,14 +152,14 @@ def test_16bit_grayscale_is_scaled_not_clipped(fmt):
 
 def test_dark_16bit_image_stays_dark():
     # Scaling must follow the bit depth, not the content: 16-bit 200 is 8-bit ~0.8, not 200.
-    out = load_image(_encode(Image.fromarray(np.array([[200, 0]], dtype=np.uint16)), "PNG"))
+    out = load_image(encode(Image.fromarray(np.array([[200, 0]], dtype=np.uint16)), "PNG"))
     assert np.asarray(out)[0, :, 0].tolist() == [1, 0]
 
 
 def test_cmyk_jpeg_becomes_rgb():
     src = Image.new("CMYK", (16, 16), (0, 255, 255, 0))  # red
     src.paste((255, 0, 255, 0), (8, 0, 16, 16))  # green
-    data = _encode(src, "JPEG", quality=95)
+    data = encode(src, "JPEG", quality=95)
     assert Image.open(io.BytesIO(data)).mode == "CMYK"
     out = load_image(data)
     assert (out.mode, out.size) == ("RGB", (16, 16))
@@ -195,7 +171,7 @@ def test_palette_png_transparent_pixels_become_white(transparency):
     src = Image.new("P", (3, 1))
     src.putpalette([*GREEN, *BLUE, *RED])
     src.putdata([0, 1, 2])
-    data = _encode(src, "PNG", transparency=transparency)
+    data = encode(src, "PNG", transparency=transparency)
     assert Image.open(io.BytesIO(data)).mode == "P"
     out = load_image(data)
     assert out.mode == "RGB"
@@ -205,7 +181,7 @@ def test_palette_png_transparent_pixels_become_white(transparency):
 def test_grayscale_with_alpha_is_composited_on_white():
     lum = Image.new("L", (3, 1), 0)
     alpha = Image.frombytes("L", (3, 1), bytes([0, 255, 128]))
-    data = _encode(Image.merge("LA", (lum, alpha)), "PNG")
+    data = encode(Image.merge("LA", (lum, alpha)), "PNG")
     assert Image.open(io.BytesIO(data)).mode == "LA"
     out = load_image(data)
     assert out.mode == "RGB"
@@ -214,7 +190,7 @@ def test_grayscale_with_alpha_is_composited_on_white():
 
 @pytest.mark.parametrize("size", [(1, 1), (10000, 8), (8, 10000)])
 def test_extreme_sizes(size):
-    out = load_image(_encode(Image.new("RGB", size, RED), "PNG"))
+    out = load_image(encode(Image.new("RGB", size, RED), "PNG"))
     assert (out.mode, out.size) == ("RGB", size)
     assert _close(_rgb(out, (size[0] - 1, size[1] - 1)), RED)
 
@@ -242,7 +218,7 @@ def _corner_colours(img: Image.Image) -> dict[str, np.ndarray]:
 def test_exif_orientation_is_applied(fmt, orientation, marker):
     exif = Image.Exif()
     exif[ORIENTATION] = orientation
-    out = load_image(_encode(_marked(), fmt, exif=exif, **({"quality": 95} if fmt == "JPEG" else {})))
+    out = load_image(encode(_marked(), fmt, exif=exif, **({"quality": 95} if fmt == "JPEG" else {})))
     assert out.size == ((40, 20) if orientation == 3 else (20, 40))
     for corner, colour in _corner_colours(out).items():
         assert _close(colour, RED if corner == marker else BLUE, tol=40), corner
@@ -256,7 +232,7 @@ def test_malformed_exif_still_decodes_upright():
     exif[0x010F] = "Camera"
     raw = exif.tobytes()
     assert raw.count(b"\x01\x0f\x00\x02") == 1  # big-endian ("MM") tag 0x010F, type 2 (ASCII)
-    data = _encode(_marked(), "JPEG", quality=95, exif=raw.replace(b"\x01\x0f\x00\x02", b"\x01\x2d\x00\x02"))
+    data = encode(_marked(), "JPEG", quality=95, exif=raw.replace(b"\x01\x0f\x00\x02", b"\x01\x2d\x00\x02"))
     out = load_image(data)
     assert out.size == (20, 40)
     assert _close(_corner_colours(out)["top-right"], RED, tol=40)
@@ -278,10 +254,10 @@ def no_pixel_decoding(monkeypatch):
 @pytest.mark.parametrize(
     "data",
     [
-        pytest.param(_png_declaring(50000, 50000), id="png-50000x50000"),  # Pillow's own bomb error
-        pytest.param(_png_declaring(7000, 7000), id="png-7000x7000"),  # 49 MP: above MAX_PIXELS only
-        pytest.param(_png_declaring(2**31 - 1, 1), id="png-2G-wide"),
-        pytest.param(_gif_declaring(65535, 65535), id="gif-65535x65535"),
+        pytest.param(png_declaring(50000, 50000), id="png-50000x50000"),  # Pillow's own bomb error
+        pytest.param(png_declaring(7000, 7000), id="png-7000x7000"),  # 49 MP: above MAX_PIXELS only
+        pytest.param(png_declaring(2**31 - 1, 1), id="png-2G-wide"),
+        pytest.param(gif_declaring(65535, 65535), id="gif-65535x65535"),
     ],
 )
 def test_decompression_bomb_fails_from_the_header(data, no_pixel_decoding):
@@ -292,7 +268,7 @@ def test_decompression_bomb_fails_from_the_header(data, no_pixel_decoding):
 
 def test_pixel_cap_follows_max_pixels(monkeypatch, no_pixel_decoding):
     monkeypatch.setattr(imageio, "MAX_PIXELS", 15)
-    assert "more than 15 pixels" in _error(_encode(Image.new("RGB", (4, 4)), "PNG"))
+    assert "more than 15 pixels" in _error(encode(Image.new("RGB", (4, 4)), "PNG"))
 
 
 def test_pixel_cap_applies_to_arrays_and_pil_images(monkeypatch):
@@ -305,7 +281,7 @@ def test_pixel_cap_applies_to_arrays_and_pil_images(monkeypatch):
 @pytest.mark.parametrize("kind", ["bytes", "str", "path", "file"])
 def test_file_over_max_bytes_is_refused(kind, tmp_path, monkeypatch):
     monkeypatch.setattr(imageio, "MAX_BYTES", 4096)
-    data = _encode(_noise(64, 64), "PNG")
+    data = encode(_noise(64, 64), "PNG")
     assert len(data) > 4096
     source = _as(kind, data, tmp_path)
     assert "larger than 4 KB" in _error(source)
@@ -314,7 +290,7 @@ def test_file_over_max_bytes_is_refused(kind, tmp_path, monkeypatch):
 
 
 def test_file_of_exactly_max_bytes_is_accepted(monkeypatch):
-    data = _encode(_noise(64, 64), "PNG")
+    data = encode(_noise(64, 64), "PNG")
     monkeypatch.setattr(imageio, "MAX_BYTES", len(data))
     assert load_image(data).size == (64, 64)
 
@@ -396,12 +372,12 @@ def _file(name: str, make: Callable[[], bytes]) -> Callable[[Path], Path]:
 _HOSTILE: dict[str, Callable[[Path], imageio.ImageSource]] = {
     **{f"{name}-as-png": _file(f"{name}.png", make) for name, make in _NOT_IMAGES.items()},
     "empty": _file("empty.png", lambda: b""),
-    "truncated-jpeg": _file("cut.jpg", lambda: _encode(_noise(64, 48), "JPEG")[:600]),
-    "truncated-png": _file("cut.png", lambda: _encode(_noise(64, 48), "PNG")[:4000]),
-    "bomb": _file("bomb.png", lambda: _png_declaring(50000, 50000)),
-    "over-pixel-cap": _file("cap.png", lambda: _png_declaring(7000, 7000)),
-    "over-max-bytes": _file("big.png", lambda: _encode(_noise(64, 64), "PNG")),
-    "ico": _file("icon.png", lambda: _encode(Image.new("RGB", (16, 16)), "ICO")),
+    "truncated-jpeg": _file("cut.jpg", lambda: encode(_noise(64, 48), "JPEG")[:600]),
+    "truncated-png": _file("cut.png", lambda: encode(_noise(64, 48), "PNG")[:4000]),
+    "bomb": _file("bomb.png", lambda: png_declaring(50000, 50000)),
+    "over-pixel-cap": _file("cap.png", lambda: png_declaring(7000, 7000)),
+    "over-max-bytes": _file("big.png", lambda: encode(_noise(64, 64), "PNG")),
+    "ico": _file("icon.png", lambda: encode(Image.new("RGB", (16, 16)), "ICO")),
     "missing": lambda folder: folder / "missing.png",
     "folder": lambda folder: folder,
     "bad-shape": lambda folder: np.zeros((4, 4, 5), np.uint8),
