@@ -49,8 +49,8 @@ MODE_NOTES = {
     "as_prop": "**as_prop**: a read-only *property* of the instance, read without parentheses: `model.fc_layer`.",
 }
 _RESULTS_DIR = Path(tempfile.mkdtemp(prefix="snapmix-results-"))
-# Pipeline runs share one concurrency group. They are compute-bound: on 2 cores, 4 at once made each forward 4x
-# slower and throughput fell to 0.76x the framework floor (1 at once: 0.92x, benchmarks/bench_load.py). Uploads,
+# Pipeline runs share one concurrency group. They are compute-bound: on 2 cores a clean load run gave the same
+# throughput at limits 1 and 4 (benchmarks/bench_load.py), so one at a time keeps latency predictable. Uploads,
 # downloads and the queue still overlap. Raise it on machines with more cores.
 PIPELINE = {"concurrency_limit": int(os.environ.get("SNAPMIX_PIPELINE_CONCURRENCY", "1")), "concurrency_id": "pipeline"}
 QUEUE_MAX_SIZE = 64
