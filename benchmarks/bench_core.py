@@ -35,9 +35,9 @@ import torch
 from PIL import Image
 
 from snapmix_demo import snapmix_pair
-from snapmix_demo.backbones import Backbone, cached_backbone
 from snapmix_demo.pipeline import clear_caches
 from snapmix_demo.snapmix import snapmix_batch
+from snapmix_demo.weights import Backbone, cached_backbone
 
 PAIR_BACKBONES = ("efficientnet_b0", "resnet50")
 BATCH_BACKBONE = "resnet18"

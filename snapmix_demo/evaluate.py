@@ -21,7 +21,7 @@ import torch
 from scipy import ndimage, stats
 from torch import nn
 
-from snapmix_demo.backbones import BackboneSpec, cached_backbone
+from snapmix_demo.backbones import BackboneSpec
 from snapmix_demo.shapes import HELDOUT_SEED_BASE, make_arrays
 from snapmix_demo.snapmix import (
     area_lambda,
@@ -32,6 +32,7 @@ from snapmix_demo.snapmix import (
     semantic_percent_maps,
     upsample,
 )
+from snapmix_demo.weights import cached_backbone
 
 __all__ = ["Evaluation", "evaluate", "heldout_accuracy", "main", "normalise"]
 

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from snapmix_demo.backbones import Backbone, cached_backbone
 from snapmix_demo.imageio import ImageSource, load_image
 from snapmix_demo.patches import PATCH_MODES, classifier
 from snapmix_demo.snapmix import (
@@ -32,11 +31,13 @@ from snapmix_demo.snapmix import (
     semantic_percent_maps,
     upsample,
 )
+from snapmix_demo.weights import Backbone, cached_backbone
 
-__all__ = ["ANALYSIS_CACHE_SIZE", "PairResult", "clear_caches", "resolve_target", "snapmix_pair"]
+__all__ = ["ANALYSIS_CACHE_SIZE", "DEFAULT_BACKBONE", "PairResult", "clear_caches", "resolve_target", "snapmix_pair"]
 
 ANALYSIS_CACHE_SIZE = 64  # per-image analyses (~0.2 MB each at 224 px)
 TOP_K = 5
+DEFAULT_BACKBONE = "tf_efficientnet_lite0"  # real ImageNet weights ship with it: meaningful offline
 Target = int | str | None  # class index, class name, or None / "predicted" for the top-1
 
 
@@ -247,7 +248,7 @@ def snapmix_pair(
     image_a: ImageSource,
     image_b: ImageSource,
     *,
-    backbone: str,
+    backbone: str = DEFAULT_BACKBONE,
     mode: str = "default",
     target_a: Target = None,
     target_b: Target = None,
@@ -274,7 +275,7 @@ def snapmix_pair(
         seed: seed of this call's box generator.
         box_a: explicit (top, left, bottom, right) box in A, in the model-input frame.
         box_b: explicit box in B.
-        weights: "auto", "imagenet", "shapes" or "random" (see `backbones.available_weights`).
+        weights: "auto", "imagenet", "shapes" or "random" (see `weights.available_weights`).
 
     Returns:
         A `PairResult`; `to_dict()` gives its JSON-safe facts.

@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from snapmix_demo.backbones import BUNDLED_DIR, build_model, get_spec
+from snapmix_demo.backbones import build_model, get_spec
 from snapmix_demo.evaluate import heldout_accuracy, normalise
 from snapmix_demo.shapes import CLASSES, HELDOUT_SEED_BASE, make_arrays
 from snapmix_demo.snapmix import snapmix_batch, snapmix_loss
+from snapmix_demo.weights import BUNDLED_DIR
 
 __all__ = ["main", "train"]
 

@@ -18,18 +18,18 @@ import gradio as gr
 import torch
 
 from snapmix_demo import ui_playground
-from snapmix_demo.backbones import BACKBONES, available_weights, get_spec, weights_classes
+from snapmix_demo.backbones import BACKBONES, get_spec
 from snapmix_demo.imageio import MAX_BYTES
 from snapmix_demo.patches import PATCH_MODES, accessor_source
-from snapmix_demo.pipeline import PairResult, snapmix_pair
+from snapmix_demo.pipeline import DEFAULT_BACKBONE, PairResult, snapmix_pair
 from snapmix_demo.render import COLOR_A, COLOR_B, COLORMAPS, mixed_view, overlays, weights_html
+from snapmix_demo.weights import available_weights, weights_classes
 
 __all__ = ["DEFAULT_BACKBONE", "EXAMPLES", "build_demo", "launch_kwargs"]
 
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_BACKBONE = "efficientnet_b0"
 EXAMPLES = [
     [str(ASSETS / "examples" / a), str(ASSETS / "examples" / b)]
     for a, b in (

@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from snapmix_demo import pipeline  # noqa: E402
-from snapmix_demo.backbones import load_backbone  # noqa: E402
+from snapmix_demo.weights import load_backbone  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -92,3 +92,16 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture
+def weights_server(monkeypatch):
+    """A loopback HTTP server for weight files, reachable (SNAPMIX_OFFLINE unset), torn down afterwards."""
+    from tests._http import WeightsServer, serve
+
+    monkeypatch.delenv("SNAPMIX_OFFLINE")
+    server = WeightsServer()
+    httpd = serve(server)
+    yield server
+    httpd.shutdown()
+    httpd.server_close()

@@ -45,8 +45,10 @@ def test_answer_carries_the_result_facts(client):
 
 def test_only_images_are_required(client):
     res = client.predict(image_a=handle_file(CAT), image_b=handle_file(COFFEE), api_name="/snapmix")
-    assert res["backbone"] == "efficientnet_b0"
+    assert res["backbone"] == "tf_efficientnet_lite0"
     assert res["mode"] == "default"
+    assert res["weights_kind"] == "imagenet", "the default is a real model, offline"
+    assert (res["label_a"], res["label_b"]) == ("Egyptian cat", "espresso")
 
 
 def test_modes_give_identical_weights(client):
@@ -73,7 +75,7 @@ def test_explicit_boxes_and_targets(client):
 
 @pytest.mark.parametrize("pair", EXAMPLES, ids=lambda p: f"{Path(p[0]).stem}+{Path(p[1]).stem}")
 def test_every_example_runs(client, pair):
-    res = call(client, *pair, backbone="efficientnet_b0", weights="auto")
+    res = call(client, *pair, backbone="tf_efficientnet_lite0", weights="auto")
     assert 0 <= res["rho_a"] <= 1
     assert 0 <= res["rho_b"] <= 1
 
@@ -96,7 +98,7 @@ def _assert_clean(message: str) -> None:
         ({"box_a": "1,2,3"}, "four integers"),
         ({"box_a": "0,0,999,10"}, "box_a"),
         ({"target_a": "not a class"}, "Unknown target class"),
-        ({"weights": "imagenet"}, "not available here"),
+        ({"weights": "imagenet"}, "Could not download the ImageNet weights of `resnet18`"),
     ],
 )
 def test_bad_requests_get_clear_messages(client, kwargs, expected):

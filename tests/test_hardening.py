@@ -22,7 +22,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from snapmix_demo import PATCH_MODES, backbones, pipeline, ui
+from snapmix_demo import PATCH_MODES, pipeline, ui, weights
 from snapmix_demo.imageio import MAX_BYTES
 from snapmix_demo.ui import EXAMPLES
 from tests._files import encode, gif_declaring, png_declaring
@@ -338,15 +338,15 @@ def test_concurrent_clients_get_what_each_would_get_alone(client, app_url, tmp_p
 
 def test_models_built_concurrently_match_models_built_alone():
     # Seeded random init uses torch's process-wide generator: builds in parallel threads must not interleave.
-    def weights(name: str) -> dict:
-        return backbones.load_backbone(name, weights="random").state_dict()
+    def state(name: str) -> dict:
+        return weights.load_backbone(name, weights="random").state_dict()
 
-    alone = {name: weights(name) for name in CHEAP}
+    alone = {name: state(name) for name in CHEAP}
     start = threading.Barrier(len(CHEAP), timeout=300)
 
     def build(name: str) -> dict:
         start.wait()
-        return weights(name)
+        return state(name)
 
     with ThreadPoolExecutor(len(CHEAP)) as pool:
         together = dict(zip(CHEAP, pool.map(build, CHEAP), strict=True))
@@ -357,23 +357,23 @@ def test_models_built_concurrently_match_models_built_alone():
 
 def test_concurrent_first_requests_build_each_model_once(app_url, monkeypatch):
     keys = [("resnet18", "random"), ("mobilenet_v2", "random"), ("mixnet_s", "random")]
-    assert len(keys) <= backbones.model_cache_info()["maxsize"], "evictions would force rebuilds"
+    assert len(keys) <= weights.model_cache_info()["maxsize"], "evictions would force rebuilds"
     built = []
-    real_load = backbones._load
+    real_load = weights._load
 
-    def slow_load(name: str, weights: str):  # widen the race window: others ask while this one builds
-        built.append((name, weights))
+    def slow_load(name: str, kind: str):  # widen the race window: others ask while this one builds
+        built.append((name, kind))
         threading.Event().wait(0.5)
-        return real_load(name, weights)
+        return real_load(name, kind)
 
-    monkeypatch.setattr(backbones, "_load", slow_load)
-    backbones.clear_model_cache()
-    before = backbones.model_cache_info()["builds"]
+    monkeypatch.setattr(weights, "_load", slow_load)
+    weights.clear_model_cache()
+    before = weights.model_cache_info()["builds"]
     plans = [[{"backbone": keys[i % 3][0], "seed": i}] for i in range(9)]
     results = _run_clients(app_url, plans)
-    assert backbones.model_cache_info()["builds"] - before == 3
+    assert weights.model_cache_info()["builds"] - before == 3
     assert sorted(built) == sorted(keys)
-    assert set(backbones.model_cache_info()["keys"]) == set(keys)
+    assert set(weights.model_cache_info()["keys"]) == set(keys)
     assert all(0 <= r[0]["rho_a"] <= 1 for r in results)
 
 
@@ -402,7 +402,7 @@ def test_memory_and_caches_stay_bounded_over_many_requests(client, tmp_path):
     print(f"RSS MB: start {rss[0]:.0f}, median of requests 40-45 {warm:.0f}, of 85-90 {late:.0f}")
     assert late - warm < RSS_GROWTH_MB, f"RSS still grows: {warm:.0f} MB after 45 requests, {late:.0f} after 90"
     assert len(pipeline._analyses) <= pipeline._analyses.maxsize == pipeline.ANALYSIS_CACHE_SIZE
-    info = backbones.model_cache_info()
+    info = weights.model_cache_info()
     assert len(info["keys"]) <= info["maxsize"]
 
 

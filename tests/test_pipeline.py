@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 
 from snapmix_demo import PATCH_MODES, snapmix_pair
-from snapmix_demo.backbones import cached_backbone, model_cache_info
 from snapmix_demo.pipeline import clear_caches, resolve_target
 from snapmix_demo.snapmix import box_mass
+from snapmix_demo.weights import cached_backbone, model_cache_info
 
 NET = "resnet18"
 PAIR = {"backbone": NET, "weights": "random"}

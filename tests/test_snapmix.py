@@ -5,7 +5,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from snapmix_demo.backbones import load_backbone
 from snapmix_demo.snapmix import (
     area_lambda,
     box_area,
@@ -21,6 +20,7 @@ from snapmix_demo.snapmix import (
     snapmix_loss,
     upsample,
 )
+from snapmix_demo.weights import load_backbone
 from tests._reference import reference_batch
 
 # ## 1. CAM and SPM

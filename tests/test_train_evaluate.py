@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from snapmix_demo import backbones, snapmix_pair
+from snapmix_demo import snapmix_pair, weights
 from snapmix_demo.evaluate import _fidelity, _pointing_hits
 from snapmix_demo.shapes import CLASSES, make_arrays
 from snapmix_demo.train import save_bundled, train
@@ -14,11 +14,11 @@ from snapmix_demo.train import save_bundled, train
 
 @pytest.fixture
 def bundled_dir(monkeypatch, tmp_path):
-    monkeypatch.setattr(backbones, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setattr(weights, "BUNDLED_DIR", tmp_path)
     monkeypatch.setattr("snapmix_demo.train.BUNDLED_DIR", tmp_path)
-    backbones.clear_model_cache()
+    weights.clear_model_cache()
     yield tmp_path
-    backbones.clear_model_cache()
+    weights.clear_model_cache()
 
 
 def test_a_trained_checkpoint_round_trips_through_the_real_loading_code(bundled_dir):
@@ -29,8 +29,8 @@ def test_a_trained_checkpoint_round_trips_through_the_real_loading_code(bundled_
     entry = json.loads((bundled_dir / "manifest.json").read_text())["mobilenet_v2"]
     assert entry["file"] == path.name
     assert entry["classes"] == list(CLASSES)
-    assert backbones.available_weights("mobilenet_v2") == ["shapes", "random"]
-    bb = backbones.cached_backbone("mobilenet_v2", weights="shapes")
+    assert weights.available_weights("mobilenet_v2") == ["shapes", "random"]
+    bb = weights.cached_backbone("mobilenet_v2", weights="shapes")
     assert bb.weights.kind == "shapes"
     assert bb.weights.classes == CLASSES
     stored = torch.load(path, weights_only=True)

@@ -1,0 +1,68 @@
+"""`python -m snapmix_demo.weights fetch [NAME ...]`: ImageNet weights ahead of time, for offline use."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from snapmix_demo.backbones import BACKBONES, get_spec
+from snapmix_demo.errors import excerpt
+from snapmix_demo.weights import DownloadError, fetch_imagenet, hub_path
+
+__all__ = ["main"]
+
+
+class _Bar:
+    """A tqdm byte counter that appears only once bytes flow (packaged and cached weights print one line)."""
+
+    def __init__(self, name: str):
+        self.name, self.bar = name, None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=self.name, total=total, unit="B", unit_scale=True, unit_divisor=1024)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Download ImageNet weights ahead of time; one line per backbone, exit 1 if any download failed."""
+    where = Path(torch.hub.get_dir()) / "checkpoints"
+    about = (
+        f"Fetch ImageNet weights into the torch hub cache, $TORCH_HOME/hub/checkpoints (here: {where}), "
+        "verified against the sha256 prefix in each file name, so that the app and the CLI work offline. "
+        "SNAPMIX_WEIGHTS_MIRROR=URL downloads URL/<file name> instead."
+    )
+    parser = argparse.ArgumentParser(prog="python -m snapmix_demo.weights", description=about)
+    sub = parser.add_subparsers(dest="command", required=True)
+    fetch = sub.add_parser("fetch", help="download the ImageNet weights of NAME (default: every backbone)")
+    fetch.description = about
+    fetch.add_argument("names", nargs="*", metavar="NAME", help=f"one or more of: {', '.join(sorted(BACKBONES))}")
+    args = parser.parse_args(argv)
+    if unknown := [n for n in args.names if n not in BACKBONES]:
+        parser.error(f"unknown backbone `{excerpt(unknown[0])}`; choose from: {', '.join(sorted(BACKBONES))}")
+    failed = 0
+    for name in args.names or sorted(BACKBONES):
+        bar = _Bar(name)
+        try:
+            how = fetch_imagenet(name, progress=bar)
+        except DownloadError as e:
+            failed += 1
+            print(f"{name}: {e}", file=sys.stderr)
+            continue
+        finally:
+            bar.close()
+        spec = get_spec(name)
+        print(f"{name}: {how} ({f'in {spec.package.distribution}' if how == 'packaged' else hub_path(spec)})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
