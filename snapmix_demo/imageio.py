@@ -54,9 +54,9 @@ _SWAPS_AXES = {
     Image.Transpose.TRANSVERSE,
     Image.Transpose.ROTATE_90,
 }
-_CONVERT_BEFORE_SHRINK = {
-    "P": lambda img: "RGBA" if "transparency" in img.info else "RGB",
-    "1": lambda img: "L",
+_CONVERT_BEFORE_SHRINK = {  # mode -> what makes it safe to average
+    "P": lambda img: _flat_palette(img) if "transparency" in img.info else img.convert("RGB"),
+    "1": lambda img: img.convert("L"),
 }
 _SHRINKABLE = {"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I;16", "I;16L", "I;16B", "I;16N", *_CONVERT_BEFORE_SHRINK}
 
@@ -241,8 +241,28 @@ def _shrink(img: Image.Image, stored: tuple[int, int] | None) -> Image.Image:
     if factor < 2 or img.mode not in _SHRINKABLE:
         return img
     if img.mode in _CONVERT_BEFORE_SHRINK:
-        img = img.convert(_CONVERT_BEFORE_SHRINK[img.mode](img))
+        img = _CONVERT_BEFORE_SHRINK[img.mode](img)
     return img.resize((-(-img.width // factor), -(-img.height // factor)), Image.Resampling.BOX)
+
+
+def _flat_palette(img: Image.Image) -> Image.Image:
+    """A transparent palette image in RGB, each palette entry blended onto white by its own alpha.
+
+    The same pixels as `to_rgb`'s composite, without its full-size RGBA copies.
+    """
+    palette = img.getpalette() or []
+    alpha = [255] * (len(palette) // 3)
+    transparency = img.info.pop("transparency")
+    if isinstance(transparency, int) and transparency < len(alpha):
+        alpha[transparency] = 0
+    elif isinstance(transparency, bytes):
+        alpha[: len(transparency)] = transparency[: len(alpha)]
+    flat = []
+    for i, channel in enumerate(palette):
+        a = alpha[i // 3]
+        flat.append(round((channel * a + _BACKGROUND[i % 3] * (255 - a)) / 255))
+    img.putpalette(flat)
+    return img.convert("RGB")
 
 
 def _pixel_cap(img: Image.Image) -> int:

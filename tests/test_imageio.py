@@ -444,13 +444,17 @@ def test_big_images_shrink_early_and_stay_close_to_a_full_decode(mode):
     assert diff.mean() < 1.5 and np.percentile(diff, 99) <= 12, f"mean {diff.mean():.2f}, p99 {np.percentile(diff, 99)}"
 
 
-def test_shrinking_keeps_transparent_palette_pixels_white():
+@pytest.mark.parametrize("transparency", [0, b"\x00\xff\x80"], ids=["one-index", "alpha-per-entry"])
+def test_shrinking_a_transparent_palette_image_matches_its_full_decode(transparency):
     img = Image.new("P", (1000, 1000), 0)
-    img.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
-    img.paste(1, (0, 0, 500, 1000))
-    out = load_image(encode(img, "PNG", transparency=0), min_size=(100, 100))
-    assert out.size == (200, 200)
-    assert _close(_rgb(out, (50, 100)), RED) and _close(_rgb(out, (150, 100)), WHITE)
+    img.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * 759)
+    img.paste(1, (0, 0, 400, 1000))
+    img.paste(2, (600, 0, 1000, 1000))
+    data = encode(img, "PNG", transparency=transparency)
+    small, full = load_image(data, min_size=(100, 100)), load_image(data)
+    assert small.size == (200, 200)
+    assert _close(_rgb(small, (40, 100)), RED) and _close(_rgb(small, (100, 100)), WHITE)
+    assert _close(_rgb(small, (160, 100)), _rgb(full, (800, 500)), tol=1), "half-transparent blue on white"
 
 
 def test_wide_samples_and_webp_have_the_lower_pixel_cap(monkeypatch, no_pixel_decoding):
