@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +21,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from snapmix_demo.app import EXAMPLES, build_demo, launch_kwargs, server
+from snapmix_demo.app import EXAMPLES, api, build_demo, fairness, launch_kwargs, server
 from snapmix_demo.app.logs import SafeFormatter
 from snapmix_demo.app.settings import ServerSettings
 from tests import _queue as q
@@ -36,7 +37,7 @@ SPACE_ENV = {
 
 @pytest.fixture(scope="module")
 def spaces():
-    settings = dataclasses.replace(ServerSettings.from_env(SPACE_ENV), sweep_every_s=0.5)
+    settings = dataclasses.replace(ServerSettings.from_env(SPACE_ENV), sweep_every_s=0.5, stream_grace_s=2.0)
     kwargs = launch_kwargs(settings)
     demo = build_demo()
     port = _free_port()
@@ -233,6 +234,83 @@ def test_memory_stays_bounded_whoever_calls(spaces, http):
     assert after_rejected - start < REJECTED_MB
     assert codes == {413} and after_big - after_rejected < BIG_TEXT_MB
     assert len(spaces.demo.server_app.state_holder.session_data) <= spaces.state.settings.session_capacity
+
+
+# ## Fair queueing
+
+
+@pytest.fixture
+def gate(spaces, monkeypatch):
+    """Every /snapmix run waits at a gate until the test opens it; `order` lists the runs' seeds as they start."""
+    opened, order, run_pair = threading.Event(), [], api.run_pair
+
+    def held(*args):
+        order.append(args[8])  # seed
+        opened.wait(timeout=120)
+        return run_pair(*args)
+
+    monkeypatch.setattr(api, "run_pair", held)
+    yield SimpleNamespace(open=opened.set, order=order)
+    opened.set()
+    _wait_until(lambda: len(spaces.demo._queue) == 0 and not any(spaces.demo._queue.active_jobs), "queue drained")
+
+
+def _wait_until(condition, what: str, tries: int = 300) -> None:
+    for _ in range(tries):  # bounded: 30 s at most
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not reached: {what}")
+
+
+def _job(files: list[dict], seed: int) -> list:
+    return [*files, "resnet18", "default", seed, "random", "predicted", "predicted", 5.0, "", ""]
+
+
+@pytest.fixture
+def images(spaces, http) -> list[dict]:
+    return [q.upload(http, spaces.url, CAT), q.upload(http, spaces.url, COFFEE)]
+
+
+def test_one_session_cannot_fill_the_queue(spaces, http, gate, images):
+    share = spaces.state.settings.queue_per_session
+    flood, ip = q.new_session(), {"X-Forwarded-For": "203.0.113.7"}
+    codes = [q.join(http, spaces.url, spaces.fn, _job(images, 1000 + i), flood, **ip).status_code for i in range(70)]
+    assert codes[:share] == [200] * share and set(codes[share:]) == {429}, codes
+    other = q.new_session()
+    assert q.join(http, spaces.url, spaces.fn, _job(images, 7), other, **{"X-Forwarded-For": "198.51.100.9"}).is_success
+    gate.open()
+    done, seen = q.outcome(http, spaces.url, other)
+    assert done is not None and done["success"], done
+    ranks = [m["rank"] for m in seen if m.get("msg") == "estimation" and m.get("rank") is not None]
+    assert ranks and max(ranks) <= share, f"queued behind at most the flood's share: ranks {ranks}"
+    assert gate.order.index(7) <= share, gate.order
+
+
+def test_one_address_cannot_fill_the_queue_with_new_sessions(spaces, http, gate, images):
+    share = spaces.state.settings.queue_per_ip
+    ip = {"X-Forwarded-For": "203.0.113.8"}
+    codes = [
+        q.join(http, spaces.url, spaces.fn, _job(images, 2000 + i), q.new_session(), **ip).status_code
+        for i in range(30)
+    ]
+    assert codes.count(200) == share and set(codes[share:]) == {429}, codes
+    refused = q.join(http, spaces.url, spaces.fn, _job(images, 1), q.new_session(), **ip)
+    assert "Your address already has" in refused.json()["detail"]
+
+
+def test_jobs_nobody_waits_for_are_dropped(spaces, http, gate, images):
+    queue = spaces.demo._queue
+    assert q.join(http, spaces.url, spaces.fn, _job(images, 500), q.new_session()).is_success  # runs, held
+    _wait_until(lambda: gate.order == [500], "the first job is running")
+    ghost = q.new_session()
+    for seed in (501, 502, 503):  # joined, but no result stream is ever opened for them
+        assert q.join(http, spaces.url, spaces.fn, _job(images, seed), ghost).is_success
+    _wait_until(lambda: fairness.held_jobs(queue, 0)[0][ghost] == 0, "unattended jobs dropped")
+    assert ghost not in queue.pending_event_ids_session
+    gate.open()
+    _wait_until(lambda: not any(queue.active_jobs), "the held job finished")
+    assert gate.order == [500], "dropped jobs never ran"
 
 
 # ## Temp files

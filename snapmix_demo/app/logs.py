@@ -47,6 +47,7 @@ def configure(level: int = logging.INFO) -> None:
         handler.setFormatter(SafeFormatter(FORMAT))
         root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request Gradio makes to itself at start
 
 
 def route_uvicorn_logs() -> None:

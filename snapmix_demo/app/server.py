@@ -1,6 +1,7 @@
 """How the app is served: queue and concurrency limits, upload limits, the guard, logs, and clean-up at exit."""
 
 import atexit
+import logging
 import os
 import shutil
 import signal
@@ -17,6 +18,8 @@ from snapmix_demo.app.style import CSS
 from snapmix_demo.imageio import MAX_BYTES
 
 __all__ = ["PIPELINE", "QUEUE", "QUEUE_MAX_SIZE", "RESULTS_DIR", "launch_kwargs", "serve"]
+
+logger = logging.getLogger(__name__)
 
 # Pipeline runs share one concurrency group. They are compute-bound: on 2 cores a clean load run gave the same
 # throughput at limits 1 and 4 (benchmarks/bench_load.py), so one at a time keeps latency predictable. Uploads,
@@ -53,10 +56,21 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # Gradio's main loop closes the server on it; atexit then removes RESULTS_DIR
 
 
+def _summary(s: ServerSettings) -> str:
+    hosts = ", ".join(s.allowed_hosts) + ("" if s.loopback_only else ", any IP address")
+    return (
+        f"hosts {hosts}; queue share {s.queue_per_session} per session, {s.queue_per_ip} per address; "
+        f"bodies {s.max_body >> 10} KB, {s.upload_files} files per upload; temp cap {s.temp_cap >> 20} MB; "
+        f"{s.session_capacity} sessions kept"
+    )
+
+
 def serve(demo: gr.Blocks) -> None:
     """Launch `demo` for real (`python app.py`, Spaces): logs in one format, clean exit on SIGTERM too."""
     logs.configure()
-    demo.launch(prevent_thread_lock=True, **launch_kwargs())
-    logs.route_uvicorn_logs()  # uvicorn set up its own handlers while starting
     signal.signal(signal.SIGTERM, _stop)
+    settings = ServerSettings.from_env()
+    logger.info("serving with %s", _summary(settings))
+    demo.launch(prevent_thread_lock=True, **launch_kwargs(settings))
+    logs.route_uvicorn_logs()  # uvicorn set up its own handlers while starting
     demo.block_thread()
