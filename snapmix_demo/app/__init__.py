@@ -2,7 +2,7 @@
 
 `layout` (the page), `handlers` (widgets <-> core), `api` (the public endpoint), `examples`,
 `playground` (the `@patch_to` tab), `style` (CSS) and `server` (how it is served: `settings`, the
-`guard` middleware with `bodies`, `fairness` and `tempfiles`, and `logs`).
+`guard` middleware with `bodies` and `fairness`, its `upkeep` with `tempfiles`, and `logs`).
 """
 
 from snapmix_demo.app.examples import EXAMPLES

@@ -14,7 +14,6 @@ It is installed through `launch(app_kwargs={"middleware": ...})`, so it runs ins
 CORS and compression middleware and before its routes.
 """
 
-import asyncio
 import contextlib
 import ipaddress
 import json
@@ -27,13 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapmix_demo.app import fairness
 from snapmix_demo.app.bodies import BodyTooLargeError, PartCounter, declared_length, read_body, replay
-from snapmix_demo.app.fairness import Clients
-from snapmix_demo.app.logs import Throttle, excerpt
-from snapmix_demo.app.settings import ServerSettings, is_loopback
-from snapmix_demo.app.tempfiles import TempStore, forget_missing
+from snapmix_demo.app.logs import excerpt
+from snapmix_demo.app.settings import is_loopback
+from snapmix_demo.app.upkeep import GuardState
 from snapmix_demo.imageio import MAX_BYTES
 
-__all__ = ["Guard", "GuardState"]
+__all__ = ["Guard"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,44 +40,6 @@ UPLOAD = f"{API}/upload"
 JOINS = (f"{API}/queue/join", f"{API}/call/")  # POSTs that put a job in the queue
 CLOSED = (f"{API}/dev/reload",)  # reload mode only: 200 idle streams cost a tenth of a core
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-class GuardState:
-    """What the guard keeps per app: its settings, clients' joins and streams, the temp folder's room."""
-
-    def __init__(self, settings: ServerSettings):
-        self.settings = settings
-        self.clients = Clients()
-        self.blocks = None  # the Gradio app and
-        self.temp: TempStore | None = None  # its upload folder, once the app starts
-        self.throttle = Throttle(logger)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(self, app):
-        """While the app runs: sweep the temp folder and drop unattended jobs in the background."""
-        self.blocks = blocks = app.get_blocks()
-        self.temp = TempStore(app.uploaded_file_dir, self.settings.temp_cap, self.settings.temp_max_age_s)
-        tasks = [
-            asyncio.create_task(self._housekeeping(blocks)),
-            asyncio.create_task(fairness.keep_dropping(blocks._queue, self.clients, self.settings.stream_grace_s)),
-        ]
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _housekeeping(self, blocks) -> None:
-        while True:
-            await asyncio.to_thread(self.tidy, blocks)
-            await asyncio.sleep(self.settings.sweep_every_s)
-
-    def tidy(self, blocks) -> None:
-        """Sweep old temp files (never the cached examples) and forget the deleted ones in Gradio's sets."""
-        kept = {path for block in blocks.blocks.values() for path in getattr(block, "keep_in_cache", ())}
-        self.temp.sweep(kept)
-        forget_missing(blocks.temp_file_sets)
 
 
 def _refuse(status: int, message: str, plain: bool = False) -> Response:

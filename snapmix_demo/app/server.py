@@ -12,9 +12,10 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from snapmix_demo.app import logs
-from snapmix_demo.app.guard import Guard, GuardState
+from snapmix_demo.app.guard import Guard
 from snapmix_demo.app.settings import ServerSettings
 from snapmix_demo.app.style import CSS
+from snapmix_demo.app.upkeep import GuardState
 from snapmix_demo.imageio import MAX_BYTES
 
 __all__ = ["PIPELINE", "QUEUE", "QUEUE_MAX_SIZE", "RESULTS_DIR", "launch_kwargs", "serve"]

@@ -47,7 +47,7 @@ class ServerSettings:
     upload_files: int = 2  # files in one upload request: one run needs two images
     # How much of the queue one client may hold, and when a waiting job counts as abandoned
     queue_per_session: int = 4
-    queue_per_ip: int = 8
+    queue_per_ip: int = 16  # several people behind one NAT (a classroom) share an address
     proxy_hops: int = 0  # proxies in front that append to X-Forwarded-For (Spaces: 1)
     stream_grace_s: float = 10.0  # a queued job whose client opened no result stream this long is dropped
     # Memory and disk
