@@ -3,13 +3,18 @@
 import logging
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from snapmix_demo.app import logs
 from snapmix_demo.app.bodies import PartCounter
 from snapmix_demo.app.fairness import client_ip
-from snapmix_demo.app.guard import _boundary, _host_name, _session_hash
+from snapmix_demo.app.guard import Guard, _boundary, _host_name, _session_hash
 from snapmix_demo.app.logs import SafeFormatter, Throttle, excerpt
 from snapmix_demo.app.settings import LOOPBACK_NAMES, ServerSettings
+from snapmix_demo.app.upkeep import GuardState
 from snapmix_demo.imageio import MAX_BYTES
 
 # ## Settings
@@ -154,3 +159,18 @@ def test_configure_is_idempotent_and_routes_uvicorn_through_it():
         for name, (handlers, propagate) in zip(names, saved[1:], strict=True):
             logging.getLogger(name).handlers[:] = handlers
             logging.getLogger(name).propagate = propagate
+
+
+def test_a_websocket_from_a_refused_host_is_closed():
+    async def hello(ws):
+        await ws.accept()
+        await ws.send_text("hi")
+        await ws.close()
+
+    guarded = Guard(Starlette(routes=[WebSocketRoute("/ws", hello)]), GuardState(ServerSettings()))
+    client = TestClient(guarded)
+    with client.websocket_connect("/ws", headers={"host": "localhost"}) as ws:
+        assert ws.receive_text() == "hi"
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws", headers={"host": "evil.test"}):
+        pass
+    assert closed.value.code == 1008

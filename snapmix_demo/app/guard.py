@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from snapmix_demo.app import fairness
 from snapmix_demo.app.bodies import BodyTooLargeError, PartCounter, declared_length, read_body, replay
@@ -70,7 +71,9 @@ class Guard:
             return
         headers = Headers(scope=scope)
         refusal = self._check_host(headers) or self._check_route(scope, headers)
-        if refusal is not None:
+        if refusal is not None and scope["type"] == "websocket":
+            await WebSocketClose(code=1008)(scope, receive, send)  # policy violation
+        elif refusal is not None:
             await refusal(scope, receive, send)
         elif scope["type"] == "websocket" or scope["method"] in SAFE_METHODS:
             await self._pass_safe(scope, receive, send)
