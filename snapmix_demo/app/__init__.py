@@ -1,6 +1,7 @@
 """The Gradio app, split by concern.
 
-`layout` (the page), `handlers` (widgets <-> core), `api` (the public endpoint), `examples`,
+`layout` (the page), `handlers` (widgets <-> core), `api` (the public endpoint), `components`
+(inputs that leave decoding and validation to the core), `files` (the downloads), `examples`,
 `playground` (the `@patch_to` tab), `style` (CSS) and `server` (how it is served).
 """
 

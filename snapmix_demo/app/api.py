@@ -1,18 +1,23 @@
 """The public HTTP endpoint `/snapmix`: plain files and values in, the result's JSON facts out.
 
-Its inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`), so the core decodes and
-validates everything; every UI event is private, this is the one public endpoint.
+Its inputs are hidden components (`gr.File`, `gr.Textbox`, `raw_number`) that hand every value on as
+it was sent, so the core decodes and validates everything and its messages name the parameters
+(`` `seed`: must be a whole number ...``). Every UI event is private; this is the one public endpoint.
 """
+
+import html
+import logging
 
 import gradio as gr
 
-from snapmix_demo.app.handlers import PREDICTED, run_pair, user_errors
+from snapmix_demo.app.handlers import GENERIC, PREDICTED, message_for, run_pair
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 
 __all__ = ["api_inputs", "snapmix"]
 
+logger = logging.getLogger(__name__)
 
-@user_errors
+
 def snapmix(
     image_a: str,
     image_b: str,
@@ -27,7 +32,13 @@ def snapmix(
     box_b: str,
 ) -> dict:
     """SnapMix two images; returns the result's facts (rho_a, rho_b, boxes, classes, ...) as JSON."""
-    res = run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
+    try:
+        res = run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
+    except ValueError as e:  # the core's messages are for the user; escaped, as Gradio shows errors as HTML
+        raise gr.Error(html.escape(message_for(e, labels={})), print_exception=False) from None
+    except Exception:
+        logger.exception("unexpected error in /snapmix")
+        raise gr.Error(GENERIC) from None
     return res.to_dict()
 
 
