@@ -7,6 +7,7 @@ beta or box only redraws the mix and never runs the model.
 """
 
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -34,7 +35,7 @@ from snapmix_demo.snapmix import (
     semantic_percent_maps,
     upsample,
 )
-from snapmix_demo.weights import Backbone, cached_backbone
+from snapmix_demo.weights import Backbone, Classes, cached_backbone
 
 __all__ = [
     "ANALYSIS_CACHE_SIZE",
@@ -242,6 +243,11 @@ def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: 
     feats = bb.model.extract_features(_normalise(images, bb))
     fc = classifier(bb.model, mode)
     probs = fc(feats.mean(dim=(2, 3))).float().softmax(dim=1)
+    if not bool(torch.isfinite(probs).all()):
+        raise ValueError(
+            "the model's predictions are not finite numbers (NaN or infinity): its weights are damaged, "
+            "as after a diverged training run"
+        )
     chosen = torch.tensor([int(probs[i].argmax()) if t is None else t for i, t in enumerate(targets)])
     spms, degenerate = semantic_percent_maps(
         upsample(class_cams(feats, fc.weight, fc.bias, chosen), bb.spec.input_size)
@@ -270,7 +276,7 @@ def _cached_analyses(
 ) -> tuple[list[_Analysis], int]:
     """Analyses of `images`, running one forward for those not cached; also the number of forwards run."""
     keys = [
-        (hashlib.sha256(img.numpy().tobytes()).hexdigest(), bb.spec.name, bb.weights.source, mode, t)
+        (hashlib.sha256(img.numpy().tobytes()).hexdigest(), bb.spec.name, bb.weights, mode, t)
         for img, t in zip(images, targets, strict=True)
     ]
     found = [_analyses.get(k) for k in keys]
@@ -297,6 +303,8 @@ def snapmix_pair(
     box_a: Sequence[int] | str | None = None,
     box_b: Sequence[int] | str | None = None,
     weights: str = "auto",
+    checkpoint: str | os.PathLike | None = None,
+    classes: Classes = None,
 ) -> PairResult:
     """SnapMix one pair of images and explain it.
 
@@ -317,6 +325,8 @@ def snapmix_pair(
             numbers, or text such as `"10 20 110 120"` or `"[10, 20, 110, 120]"`; None or "" to draw it.
         box_b: explicit box in B.
         weights: "auto", "imagenet", "shapes" or "random" (see `weights.available_weights`).
+        checkpoint: a user's fine-tuned checkpoint of `backbone` (its head sets the number of classes).
+        classes: the checkpoint's class names: a list, or a text file with one name per line.
 
     Returns:
         A `PairResult`; `to_dict()` gives its JSON-safe facts.
@@ -348,7 +358,7 @@ def snapmix_pair(
     timings = {"decode": (time.perf_counter() - tick) * 1e3}
 
     tick = time.perf_counter()
-    bb = cached_backbone(backbone, weights=weights)
+    bb = cached_backbone(backbone, weights=weights, checkpoint=checkpoint, classes=classes)
     targets = [resolve_target(t, bb.weights.classes, f) for t, f in ((target_a, "target_a"), (target_b, "target_b"))]
     timings["load_model"] = (time.perf_counter() - tick) * 1e3
 
