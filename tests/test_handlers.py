@@ -13,13 +13,19 @@ LITE0 = "tf_efficientnet_lite0"
 
 
 def test_imagenet_is_offered_for_every_backbone_with_its_download_size():
-    assert handlers.weights_choices(LITE0) == [("ImageNet", "imagenet"), ("random", "random")], "packaged: no size"
+    assert handlers.weights_choices(LITE0) == [
+        ("ImageNet", "imagenet"),
+        ("shapes (bundled)", "shapes"),
+        ("random", "random"),
+    ]
     size = f"{get_spec('resnet50').download_mb:.0f}"
     assert handlers.weights_choices("resnet50")[0] == (f"ImageNet (download, {size} MB)", "imagenet")
     assert handlers.default_weights("resnet50") == "random", "nothing is downloaded unless chosen"
 
 
 def test_photos_come_first_and_shapes_show_only_with_a_model_that_knows_them(monkeypatch):
+    assert examples.example_sets() == [PHOTOS, SHAPES], "the shapes model is bundled"
+    monkeypatch.setattr(examples, "available_weights", lambda name: ["imagenet", "random"])
     assert examples.example_sets() == [PHOTOS]
     assert PHOTOS.pairs[0][0].endswith("cat.jpg") and PHOTOS.pairs[0][1].endswith("coffee.jpg")
     assert PHOTOS.pairs[1][0].endswith("astronaut.jpg") and PHOTOS.pairs[1][1].endswith("grace_hopper.jpg")

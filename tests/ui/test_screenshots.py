@@ -180,6 +180,18 @@ def test_error_when_image_b_is_missing(page, assert_snapshot):
     assert_snapshot(shot(page, viewport_only=True), "error_missing_b")  # the toast is fixed at the viewport's top
 
 
+def test_a_shapes_example_runs_on_the_shapes_model(page, assert_snapshot):
+    page.locator("#examples-shapes tr.tr-body").nth(0).locator("td").first.click()
+    page.locator("#status .timing").wait_for()
+    wait_idle(page)
+    status = page.locator("#status").inner_text()
+    assert "bundled shapes model" in status and "tf_efficientnet_lite0" in status
+    assert "A: star" in page.locator("#cam-a-caption").inner_text()
+    assert "B: ring" in page.locator("#cam-b-caption").inner_text()
+    settle(page)
+    assert_snapshot(shot(page, "#weights", *RESULT_PANELS), "shapes_example")
+
+
 def test_random_weights_are_announced(page, assert_snapshot):
     run_first_example(page)
     page.locator("#weights label").filter(has_text="random").click()
