@@ -104,6 +104,8 @@ def test_a_pickle_that_would_run_code_is_refused_and_never_runs(tmp_path):
     [
         (b"", "could not be loaded safely"),
         (b"not a checkpoint at all\n", "could not be loaded safely"),
+        ("\n".join(CLASSES).encode(), "could not be loaded safely"),  # the class list, picked by mistake
+        (b"K\x01K\x02s", "could not be loaded safely"),  # torch's unpickler raises IndexError on these
         ("list", "holds no state dict of tensors"),
     ],
 )
