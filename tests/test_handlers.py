@@ -102,6 +102,8 @@ def test_a_class_file_and_pasted_names_replace_each_other(tmp_path, resnet18_che
     cleared, target_a, _ = handlers.on_class_text(*chosen, _file(tmp_path / "classes.txt"), "owl\nkiwi", "heron", "x")
     assert cleared is None and [c for c, _ in target_a.choices] == ["predicted", "owl", "kiwi"]
     assert target_a.value == "predicted"
+    kept, target_a, _ = handlers.on_class_text(*chosen, _file(tmp_path / "classes.txt"), "", "heron", "x")
+    assert kept is not None and [c for c, _ in target_a.choices] == ["predicted", *CLASSES], "emptied: the file counts"
 
 
 def test_own_checkpoint_controls_count_for_staleness_only_while_chosen(resnet18_checkpoint):

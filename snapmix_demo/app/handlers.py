@@ -240,7 +240,7 @@ def _model_widgets(backbone: str, weights: str, checkpoint=None, classes=None) -
     return (
         gr.Radio(choices=weights_choices(backbone), value=weights),
         *_targets(choices, PREDICTED, PREDICTED),
-        gr.Group(visible=weights == CHECKPOINT),
+        gr.Column(visible=weights == CHECKPOINT),
     )
 
 
@@ -275,9 +275,11 @@ def on_class_file(backbone: str, weights: str, checkpoint, classes_file, target_
 
 
 def on_class_text(backbone: str, weights: str, checkpoint, classes_file, classes_text, target_a: str, target_b: str):
-    """Names are being pasted or typed: they replace an uploaded class file, and the target lists follow them."""
-    cleared = None if classes_file is not None else gr.skip()
-    return cleared, *on_classes(backbone, weights, checkpoint, None, classes_text, target_a, target_b)
+    """Pasted or typed names replace an uploaded class file; the target lists follow the class list in use."""
+    typed = bool(classes_text and classes_text.strip())
+    cleared = None if typed and classes_file is not None else gr.skip()
+    in_use = None if typed else classes_file
+    return cleared, *on_classes(backbone, weights, checkpoint, in_use, classes_text, target_a, target_b)
 
 
 def _download_progress(progress: gr.Progress, backbone: str) -> Callable[[int, int | None], None]:

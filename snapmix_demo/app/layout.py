@@ -103,19 +103,18 @@ def _model_controls() -> dict:
 def _own_checkpoint() -> dict:
     """A user's fine-tuned checkpoint of the chosen backbone and its class names; shown while "own checkpoint" is."""
     limit = f"{user.CHECKPOINT_MAX_BYTES / 2**20:g} MB"
-    with gr.Group(visible=False, elem_id="own-checkpoint") as own:
-        checkpoint = gr.File(
-            label=f"Checkpoint of the backbone above ({', '.join(CHECKPOINT_TYPES)}; up to {limit})",
-            file_types=CHECKPOINT_TYPES,
-            height=110,
-            elem_id="checkpoint",
+    with gr.Column(visible=False, elem_id="own-checkpoint") as own:
+        gr.Markdown(
+            f"Your checkpoint of the backbone above ({', '.join(CHECKPOINT_TYPES)}; up to {limit}; loaded with "
+            "`weights_only=True`) and its class names in the order of its outputs (without them: class 0, "
+            "class 1, ...).",
+            elem_id="own-note",
         )
-        classes_file = gr.File(
-            label="Class names: a .txt file, one per line", file_types=[".txt"], height=110, elem_id="classes-file"
-        )
+        checkpoint = gr.File(label="Checkpoint", file_types=CHECKPOINT_TYPES, height=110, elem_id="checkpoint")
+        classes_file = gr.File(label="Class names (.txt)", file_types=[".txt"], height=110, elem_id="classes-file")
         classes_text = gr.Textbox(
-            label="...or paste them, one per line (in the order of the classifier's outputs)",
-            placeholder="none: classes are numbered class 0, class 1, ...",
+            label="...or paste the class names, one per line",
+            placeholder="sparrow\nfinch\n...",
             lines=3,
             max_lines=8,
             max_length=CLASSES_TEXT_MAX_CHARS,
@@ -285,7 +284,7 @@ def _wire_model(ui: SimpleNamespace) -> None:
     ui.classes_file.upload(
         handlers.on_class_file, [*chosen, ui.classes_file, *targets], [ui.classes_text, *targets], **files
     )
-    ui.classes_text.input(
+    ui.classes_text.change(  # not .input: a paste does not fire it; an emptied box falls back to the file
         handlers.on_class_text,
         [*chosen, ui.classes_file, ui.classes_text, *targets],
         [ui.classes_file, *targets],
