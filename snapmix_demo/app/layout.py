@@ -107,7 +107,7 @@ def _own_checkpoint() -> dict:
         gr.Markdown(
             f"Your checkpoint of the backbone above ({', '.join(CHECKPOINT_TYPES)}; up to {limit}; loaded with "
             "`weights_only=True`) and its class names in the order of its outputs (without them: class 0, "
-            "class 1, ...).",
+            f"class 1, ...); paste up to {CLASSES_TEXT_MAX_CHARS:,} characters, upload longer lists.",
             elem_id="own-note",
         )
         checkpoint = gr.File(label="Checkpoint", file_types=CHECKPOINT_TYPES, height=110, elem_id="checkpoint")
