@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+from scripts.torch_choice import OVERRIDE, choose, current_machine, index_answers
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,3 +50,8 @@ def installed(python: Path) -> dict[str, str]:
         check=True,
     ).stdout
     return {canonicalize_name(name): version for name, version in (line.split() for line in listing.splitlines())}
+
+
+def torch_args() -> tuple[str, ...]:
+    """The extra pip arguments set-up would use on this machine (a CPU index on Linux without a GPU, ...)."""
+    return choose(current_machine(), index_answers, os.environ.get(OVERRIDE, "").strip() or None).pip_args

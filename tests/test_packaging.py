@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from PIL import Image
 
-from tests._venv import ROOT, fresh_venv, installed, pip_install
+from tests._venv import ROOT, fresh_venv, installed, pip_install, torch_args
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 SELF = canonicalize_name(PROJECT["name"])
@@ -133,7 +133,7 @@ def test_wheel_installs_the_core_that_works_without_gradio(tmp_path):
     Image.new("RGB", (64, 64), (30, 30, 200)).save(run / "a.png")
     Image.new("RGB", (64, 64), (200, 200, 30)).save(run / "b.png")
     with fresh_venv(tmp_path) as python:
-        pip_install(python, str(wheel), "-c", str(ROOT / "requirements.txt"))  # the ranges, resolved to the pins
+        pip_install(python, str(wheel), "-c", str(ROOT / "requirements.txt"), *torch_args())  # ranges -> pins
         packages = installed(python)
         assert "gradio" not in packages and "pytest" not in packages, sorted(packages)
         unpinned = {

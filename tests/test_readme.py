@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -44,7 +45,8 @@ def _git_status() -> str:
 
 def _run(argv: list[str]) -> None:
     before = _git_status()
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, env=os.environ.copy())
+    env = os.environ | {"TMPDIR": tempfile.gettempdir()}  # the session's scratch folder (gradio_client writes there)
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     assert _git_status() == before, f"wrote outside git-ignored places:\n{_git_status()}"
 
