@@ -314,7 +314,7 @@ def snapmix_pair(
     timings = {"load_model": (time.perf_counter() - start) * 1e3}
 
     tick = time.perf_counter()
-    img_a, img_b = (load_image(img).resize((width, height), Image.BILINEAR) for img in (image_a, image_b))
+    img_a, img_b = (load_image(i, (width, height)).resize((width, height), Image.BILINEAR) for i in (image_a, image_b))
     tensors = [_to_tensor(img_a), _to_tensor(img_b)]
     timings["decode"] = (time.perf_counter() - tick) * 1e3
 
