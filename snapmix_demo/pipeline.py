@@ -341,15 +341,7 @@ def snapmix_pair(
         >>> res.rho_a, res.rho_b, res.area_lambda
     """
     start = time.perf_counter()
-    if mode not in PATCH_MODES:
-        raise InputError("mode", f"unknown patch mode '{excerpt(mode)}'; choose one of: {', '.join(PATCH_MODES)}")
-    rng = np.random.default_rng(seed_value(seed))
-    beta = beta_value(beta)
-    lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
-    height, width = get_spec(backbone).input_size
-    drawn_a, drawn_b = rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
-    box_a = _validate_box(box_a, height, width, "box_a") or drawn_a
-    box_b = _validate_box(box_b, height, width, "box_b") or drawn_b
+    seed, beta, box_a, box_b, (height, width) = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
 
     tick = time.perf_counter()
     named = ((image_a, "image_a"), (image_b, "image_b"))
@@ -373,37 +365,53 @@ def snapmix_pair(
     timings["mix"] = (time.perf_counter() - tick) * 1e3
     timings["total"] = (time.perf_counter() - start) * 1e3
 
-    classes = bb.weights.classes
     return PairResult(
         image_a=img_a,
         image_b=img_b,
         mixed=mixed_img,
         box_a=box_a,
         box_b=box_b,
-        spm_a=an_a.spm,
-        spm_b=an_b.spm,
         **weighed,
-        fallback_a=an_a.spm is None,
-        fallback_b=an_b.spm is None,
-        class_a=an_a.cls,
-        class_b=an_b.cls,
-        label_a=classes[an_a.cls],
-        label_b=classes[an_b.cls],
-        prob_a=an_a.prob,
-        prob_b=an_b.prob,
-        chosen_a=targets[0] is not None,
-        chosen_b=targets[1] is not None,
-        topk_a=list(an_a.topk),
-        topk_b=list(an_b.topk),
+        **_side("a", an_a, targets[0], bb.weights.classes),
+        **_side("b", an_b, targets[1], bb.weights.classes),
         backbone=backbone,
         mode=mode,
         weights=bb.weights.source,
         weights_kind=bb.weights.kind,
-        seed=int(seed),
+        seed=seed,
         beta=beta,
         forward_passes=forward_passes,
         timings=timings,
     )
+
+
+def _validated_boxes(
+    backbone: str, mode: str, seed: object, beta: object, box_a: object, box_b: object
+) -> tuple[int, float, Box, Box, tuple[int, int]]:
+    """Seed, beta and both boxes, validated before any image is decoded; boxes drawn where none was given."""
+    if mode not in PATCH_MODES:
+        raise InputError("mode", f"unknown patch mode '{excerpt(mode)}'; choose one of: {', '.join(PATCH_MODES)}")
+    seed, beta = seed_value(seed), beta_value(beta)
+    rng = np.random.default_rng(seed)
+    lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
+    height, width = get_spec(backbone).input_size
+    drawn_a, drawn_b = rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
+    box_a = _validate_box(box_a, height, width, "box_a") or drawn_a
+    box_b = _validate_box(box_b, height, width, "box_b") or drawn_b
+    return seed, beta, box_a, box_b, (height, width)
+
+
+def _side(side: str, analysis: _Analysis, target: int | None, classes: Sequence[str]) -> dict[str, object]:
+    """One image's fields of a `PairResult` (`spm_a`, `label_a`, ... for side "a")."""
+    return {
+        f"spm_{side}": analysis.spm,
+        f"fallback_{side}": analysis.spm is None,
+        f"class_{side}": analysis.cls,
+        f"label_{side}": classes[analysis.cls],
+        f"prob_{side}": analysis.prob,
+        f"chosen_{side}": target is not None,
+        f"topk_{side}": list(analysis.topk),
+    }
 
 
 def _weigh(an_a: _Analysis, an_b: _Analysis, box_a: Box, box_b: Box, frame: tuple[int, int]) -> dict[str, object]:
