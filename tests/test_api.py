@@ -136,7 +136,9 @@ def test_nan_and_infinite_seeds_are_refused_by_name(app_url):
         paths = httpx.post(f"{app_url}gradio_api/upload", files=files, timeout=30).json()
     images = [{"path": p, "meta": {"_type": "gradio.FileData"}} for p in paths]
     for seed in ("NaN", "Infinity", "-Infinity"):
-        values = json.dumps([*images, "resnet18", "default", "SEED", "random", "predicted", "predicted", 5.0, "", ""])
+        values = json.dumps(
+            [*images, "resnet18", "default", "SEED", "random", "predicted", "predicted", 5.0, "", "", None, ""]
+        )
         body = '{"data": ' + values.replace('"SEED"', seed) + "}"
         headers = {"content-type": "application/json"}
         event = httpx.post(f"{app_url}gradio_api/call/snapmix", content=body, headers=headers, timeout=30).json()

@@ -151,7 +151,7 @@ def test_a_server_path_that_was_not_uploaded_is_refused(client, app_url):
     def file_data(path: str) -> dict:
         return {"path": path, "meta": {"_type": "gradio.FileData"}}
 
-    values = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", ""]
+    values = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", "", None, ""]
     body = {"data": [file_data("/etc/hostname"), file_data(COFFEE), *values]}
     event = httpx.post(f"{app_url}gradio_api/call/snapmix", json=body, timeout=30).json()["event_id"]
     stream = httpx.get(f"{app_url}gradio_api/call/snapmix/{event}", timeout=60).text
@@ -402,7 +402,8 @@ def test_memory_and_caches_stay_bounded_over_many_requests(client, tmp_path):
 def test_result_files_folder_stays_bounded():
     extra = 6
     for seed in range(files.KEEP_RESULT_FOLDERS + extra):
-        request = (CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "")
+        own = (None, None, "")  # no checkpoint, class file or pasted names
+        request = (CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "", *own)
         outputs = handlers.on_run(*request, "jet", 0.5, handlers.VIEWS[0])
         assert outputs[0].error is None and all(Path(p).exists() for p in outputs[-1])
     kept = list(server.RESULTS_DIR.glob("r-*/result.json"))
