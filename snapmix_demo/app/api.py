@@ -5,9 +5,9 @@ preprocessing, so every value reaches the core as it was sent: the core decodes 
 and its messages name the parameters (`` `seed`: must be a whole number ...``). Every UI event is
 private; this is the one public endpoint.
 
-A user's own model comes last, so clients written before it keep working: `checkpoint` (a file) and
-`classes`, its class names as text, one per line, or as a text file (`handle_file`) when the list is longer
-than a request's 64 KB of text allows.
+A user's own model comes last, so gradio_client calls written before it keep working (the client fills in
+defaults; a raw request sends every value): `checkpoint` (a file) and `classes`, its class names as text,
+one per line, or as a text file (`handle_file`) when the list is longer than a request's 64 KB of text allows.
 """
 
 import html
