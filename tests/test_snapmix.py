@@ -12,7 +12,9 @@ from snapmix_demo.snapmix import (
     class_cams,
     eval_mode,
     mix_batch,
+    mix_generator,
     paste,
+    patched_module,
     rand_box,
     sample_lam,
     semantic_percent_maps,
@@ -220,6 +222,17 @@ def test_mix_batch_falls_back_to_area_for_a_degenerate_cam(small_model):
     assert mix.rho_a[0] == pytest.approx(lam), "sample 0 has a flat CAM: rho_a must be the area share"
     assert mix.rho_b[2] == pytest.approx(1 - lam), "sample 2's partner is sample 0: rho_b must be 1 - area share"
     assert mix.rho_a[1] != pytest.approx(lam)
+    assert mix.fallback_a.tolist() == [True, False, False], "sample 0's own CAM fell back"
+    assert mix.fallback_b.tolist() == [False, False, True], "sample 2's partner (0) fell back"
+    assert mix.mixed and (mix.box_a, mix.box_b) == (box_a, box_b) and mix.perm.tolist() == [1, 2, 0]
+
+
+def test_batch_mix_still_unpacks_as_four_tensors(small_model):
+    x, y = _batch(3)
+    mix = snapmix_batch(x, y, small_model, generator=torch.Generator().manual_seed(1))
+    mixed_x, y_b, rho_a, rho_b = mix
+    assert mixed_x is mix.x and y_b is mix.y_b and rho_a is mix.rho_a and rho_b is mix.rho_b
+    assert not mix.fallback_a.any() and torch.equal(mix.y_b, y[mix.perm])
 
 
 def test_snapmix_batch_is_seeded_and_restores_train_mode(small_model):
@@ -243,6 +256,8 @@ def test_snapmix_batch_probability_gate(small_model):
     mix = snapmix_batch(x, y, small_model, prob=0.0, generator=torch.Generator().manual_seed(0))
     assert mix.x is x and torch.equal(mix.y_b, y)
     assert mix.rho_a.tolist() == [1.0, 1.0, 1.0] and mix.rho_b.tolist() == [0.0, 0.0, 0.0]
+    assert not mix.mixed and mix.box_a is None and mix.perm is None
+    assert mix.fallback_a.tolist() == [False, False, False] == mix.fallback_b.tolist()
     with pytest.raises(ValueError, match="prob"):
         snapmix_batch(x, y, small_model, prob=1.5, generator=torch.Generator())
 
@@ -251,6 +266,30 @@ def test_snapmix_batch_of_one_sample(small_model):
     x, y = _batch(1)
     mix = snapmix_batch(x, y, small_model, generator=torch.Generator().manual_seed(2))
     assert mix.x.shape == x.shape and mix.rho_a.shape == (1,) and mix.y_b.tolist() == y.tolist()
+
+
+def test_wrapped_models_give_the_same_mix_as_the_bare_one(small_model):
+    x, y = _batch(4)
+    compiled = torch.compile(small_model, backend="eager")  # never called: the CAM pass uses the inner module
+    wrappers = [torch.nn.DataParallel(small_model), compiled, torch.nn.DataParallel(compiled)]
+    bare = snapmix_batch(x, y, small_model, generator=torch.Generator().manual_seed(3))
+    for wrapper in wrappers:
+        assert patched_module(wrapper) is small_model, type(wrapper).__name__
+        wrapped = snapmix_batch(x, y, wrapper, generator=torch.Generator().manual_seed(3))
+        assert all(torch.equal(p, q) for p, q in zip(bare, wrapped, strict=True)), type(wrapper).__name__
+    with pytest.raises(TypeError, match=r"has no `extract_features`/`get_fc`.*DistributedDataParallel"):
+        patched_module(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1)))
+
+
+def test_mix_generator_streams_per_seed_rank_and_step():
+    def draw(*key):
+        return torch.randint(2**62, (4,), generator=mix_generator(*key)).tolist()
+
+    assert draw(0, 1, 5) == draw(0, 1, 5), "the same (seed, rank, step) must repeat its stream"
+    keys = [(0, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 0), (0, 1, 1), (1, 0, 1)]
+    assert len({tuple(draw(*k)) for k in keys}) == len(keys), "neighbouring keys must not share a stream"
+    state = np.random.SeedSequence([3, 1, 2]).generate_state(1, np.uint64)[0]
+    assert mix_generator(3, 1, 2).initial_seed() == int(state), "seeded by numpy's SeedSequence of the triple"
 
 
 def test_eval_mode_restores_even_on_error(small_model):
