@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
-from snapmix_demo.shapes import CLASSES, HELDOUT_SEED_BASE, ShapeSample, make_arrays, make_sample
+from snapmix_demo.shapes import (
+    CLASSES,
+    HELDOUT_SEED_BASE,
+    PART_CLASSES,
+    ShapeSample,
+    make_arrays,
+    make_part_sample,
+    make_sample,
+)
 
 LUMA = np.array([0.299, 0.587, 0.114])
 SIZE_RANGE = (0.15, 0.60)  # object's extent as a fraction of the shorter side, as documented
@@ -235,3 +244,59 @@ def test_difficulty_zero_gives_large_objects_on_a_plain_background():
     assert np.median(background_spread) < 25, "a plain gradient has no texture or strokes"
     with pytest.raises(ValueError, match="difficulty"):
         make_sample(0, 96, difficulty=1.5)
+
+
+# ## The fine-grained "parts" task: one body, a small part that names the class
+
+
+def test_part_task_arrays_equal_samples_and_cover_the_classes():
+    seeds = range(200)
+    images, masks, labels = make_arrays(seeds, 64, task="parts")
+    for i in (0, 17, 199):
+        sample = make_part_sample(i, 64)
+        assert np.array_equal(images[i], np.asarray(sample.image)), f"image {i} differs from make_part_sample"
+        assert np.array_equal(masks[i], sample.mask) and labels[i] == sample.label
+    counts = np.bincount(labels, minlength=len(PART_CLASSES))
+    # 50 expected per class, binomial sd 6.1: [25, 75] is beyond 4 sd.
+    assert len(counts) == 4 and counts.min() >= 25 and counts.max() <= 75, f"class counts {counts.tolist()}"
+
+
+def test_part_classes_differ_only_in_the_part():
+    for seed in range(10):
+        samples = [make_part_sample(seed, 128, label=k) for k in range(len(PART_CLASSES))]
+        union = dilate(np.logical_or.reduce([s.mask for s in samples]), 1)
+        for k, sample in enumerate(samples[1:], start=1):
+            same = np.array_equal(pixels(samples[0])[~union], pixels(sample)[~union])
+            assert same, f"seed {seed}: {PART_CLASSES[0]} and {PART_CLASSES[k]} differ away from the part"
+            assert sample.label == k
+
+
+@pytest.mark.parametrize("label", range(len(PART_CLASSES)))
+def test_part_is_small_has_its_shape_and_sits_on_a_plain_body(label):
+    name = PART_CLASSES[label]
+    low, high = FILL_RATIO[name]
+    for seed in range(15):
+        sample = make_part_sample(seed, 320, label=label)  # large enough to measure the part's shape
+        mask, image = sample.mask, pixels(sample)
+        assert 0.004 < mask.mean() < 0.03, f"{name} seed {seed}: the part covers {mask.mean():.4f} of the image"
+        assert low <= fill_ratio(mask) <= high, f"{name} seed {seed}: fill ratio {fill_ratio(mask):.3f}"
+        surround = ndimage.binary_dilation(mask, iterations=6) & ~ndimage.binary_dilation(mask, iterations=2)
+        spread = image[surround].std(axis=0).max()
+        assert spread < 12, f"{name} seed {seed}: around the part the colour varies (std {spread:.1f}): not on the body"
+        contrast = abs((image[erode(mask, 2)].mean(axis=0) - image[surround].mean(axis=0)) @ LUMA)
+        assert contrast >= 40, f"{name} seed {seed}: part/body luminance contrast {contrast:.1f}"
+
+
+def test_parts_appear_anywhere():
+    _, masks, _ = make_arrays(range(300), 64, task="parts")
+    ys, xs = zip(*(np.argwhere(m).mean(axis=0) for m in masks), strict=True)
+    for axis, values in (("rows", ys), ("columns", xs)):
+        low, high = np.percentile(values, [5, 95])
+        assert low < 20 and high > 44, f"part centres span {axis} {low:.0f}-{high:.0f} of 64 only"
+
+
+def test_part_task_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="label"):
+        make_part_sample(0, 64, label=4)
+    with pytest.raises(ValueError, match="unknown task"):
+        make_arrays([0], 64, task="birds")
