@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.parallel import DataParallel, DistributedDataParallel
@@ -38,6 +39,7 @@ __all__ = [
     "semantic_percent_maps",
     "snapmix_batch",
     "snapmix_loss",
+    "sync_buffers",
     "upsample",
 ]
 
@@ -196,6 +198,27 @@ def _wrapped(model: nn.Module) -> nn.Module | None:
     if eval_frame is not None and isinstance(model, eval_frame.OptimizedModule):
         return model._orig_mod
     return None
+
+
+def sync_buffers(model: nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics) now, as a DDP model does first thing in its forward.
+
+    Between one step's forward and the next, each rank of a DDP model holds the statistics of its own last
+    batch; only the next forward broadcasts rank 0's. A CAM pass in that gap would weigh labels with
+    rank-local statistics, which a run resumed from rank 0's checkpoint cannot repeat. A collective: every
+    rank must call it. No-op for anything but a DDP model that syncs its buffers.
+    """
+    if not (isinstance(model, DistributedDataParallel) and model.will_sync_module_buffers()):
+        return
+    src = dist.get_global_rank(model.process_group, 0)
+    buffers = list(model.module.buffers())
+    with torch.no_grad():
+        for dtype in sorted({b.dtype for b in buffers}, key=str):  # one broadcast per dtype, same order on all ranks
+            same = [b for b in buffers if b.dtype == dtype]
+            flat = torch.cat([b.reshape(-1) for b in same])
+            dist.broadcast(flat, src=src, group=model.process_group)
+            for b, value in zip(same, flat.split([b.numel() for b in same]), strict=True):
+                b.copy_(value.view_as(b))
 
 
 def mix_generator(seed: int, rank: int, step: int, *, device: torch.device | str = "cpu") -> torch.Generator:
