@@ -157,6 +157,28 @@ def test_single_process_logs_the_weights_and_fallback_rate(single_run):
     assert float(logged["snapmix/rho_a_step"]) == pytest.approx(float(last["rho_a"].mean()), abs=1e-6)
 
 
+def test_a_compiled_backbone_trains_on_mixes_from_its_inner_module():
+    compiled = torch.compile(tiny_net(), backend="eager")
+    snapshot = BNSnapshot()
+    recorder = Recorder(snapshot)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=2,
+        callbacks=[snapshot, SnapMixCallback(beta=BETA, prob=1.0, seed=MIX_SEED), recorder],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Classifier(compiled), shapes_loader(8, 32, 4, get_spec("tf_efficientnet_lite0")))
+    model = tiny_net()
+    for record in recorder.records:
+        state = {k.removeprefix("_orig_mod."): v for k, v in record["state_before"].items()}
+        assert_recomputes(record | {"state_before": state}, model)
+    assert trainer.global_step == 2
+
+
 # ## Two processes (DDP, gloo), then a resumed run
 
 
