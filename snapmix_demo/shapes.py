@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring", "hexagon", "diamond")
-PART_CLASSES: tuple[str, ...] = ("circle", "triangle", "square", "cross")  # the small part that names the class
+PART_CLASSES: tuple[str, ...] = ("star5", "star6", "star7", "star8")  # the small part that names the class
 TASK_CLASSES: dict[str, tuple[str, ...]] = {"shapes": CLASSES, "parts": PART_CLASSES}
 HELDOUT_SEED_BASE = 1_000_000_000  # training uses seeds below this, held-out evaluation at or above it
 
@@ -132,7 +132,7 @@ def make_part_sample(
     body, part_linear, part_centre = _body_and_part_pose(rng, height, width)
     noise = rng.standard_normal(canvas.shape, dtype=np.float32) * rng.uniform(0.0, 6.0)
     _paint_object(rng, canvas, [body])
-    polygons = [part_centre + polygon @ part_linear.T for polygon in _OUTLINES[PART_CLASSES[label]](rng)]
+    polygons = [part_centre + _part_star(rng, _STAR_POINTS[label]) @ part_linear.T]
     mask = _paint_object(rng, canvas, polygons)
     pixels = np.clip(canvas + noise + 0.5, 0, 255).astype(np.uint8)
     return ShapeSample(image=Image.fromarray(pixels, "RGB"), mask=mask, label=int(label))
@@ -387,6 +387,8 @@ def _pose(rng: np.random.Generator, height: int, width: int, difficulty: float) 
     return linear, centre
 
 
+_STAR_POINTS = (5, 6, 7, 8)  # points of each part class
+_STAR_INNER = (0.45, 0.55)  # a part star's inner radius over its outer one, the same range for every class
 _BODY_RADIUS = (0.28, 0.42)  # the body's semi-major axis, as a fraction of the shorter image side
 _BODY_ASPECT = (0.7, 1.0)  # minor over major axis
 _PART_RADIUS = (0.07, 0.09)  # the part's circumscribed radius, as a fraction of the shorter side
@@ -409,6 +411,12 @@ def _body_and_part_pose(rng: np.random.Generator, height: int, width: int) -> tu
     phi = rng.uniform(0, 2 * math.pi)
     part_linear = part_radius * np.array([[math.cos(phi), -math.sin(phi)], [math.sin(phi), math.cos(phi)]])
     return body, part_linear, part_centre
+
+
+def _part_star(rng: np.random.Generator, points: int) -> np.ndarray:
+    """A star with `points` points, inner radius drawn from the same range whatever the count."""
+    radii = np.tile([1.0, rng.uniform(*_STAR_INNER)], points)
+    return _regular(2 * points) * radii[:, None]
 
 
 def _paint_object(rng: np.random.Generator, canvas: np.ndarray, polygons: _Outline) -> np.ndarray:

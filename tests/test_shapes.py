@@ -264,22 +264,40 @@ def test_part_task_arrays_equal_samples_and_cover_the_classes():
 def test_part_classes_differ_only_in_the_part():
     for seed in range(10):
         samples = [make_part_sample(seed, 128, label=k) for k in range(len(PART_CLASSES))]
-        union = dilate(np.logical_or.reduce([s.mask for s in samples]), 1)
+        union = ndimage.binary_dilation(np.logical_or.reduce([s.mask for s in samples]), iterations=3)  # + edges
         for k, sample in enumerate(samples[1:], start=1):
             same = np.array_equal(pixels(samples[0])[~union], pixels(sample)[~union])
             assert same, f"seed {seed}: {PART_CLASSES[0]} and {PART_CLASSES[k]} differ away from the part"
             assert sample.label == k
 
 
+def points_of(mask: np.ndarray) -> int:
+    """Points of a star mask: the runs of mask pixels along a circle through its points (78 % of its radius).
+
+    Pixel steps along the edges make runs and gaps of a few samples: a closing and an opening (on the circle,
+    wrapped) remove them before counting.
+    """
+    ys, xs = np.nonzero(mask)
+    cy, cx = ys.mean(), xs.mean()
+    radius = 0.78 * (np.hypot(ys - cy, xs - cx).max() + 0.5)
+    angles = np.linspace(0, 2 * np.pi, 1440, endpoint=False)
+    ring = mask[np.round(cy + radius * np.sin(angles)).astype(int), np.round(cx + radius * np.cos(angles)).astype(int)]
+    wrapped = np.concatenate([ring[-20:], ring, ring[:20]])
+    kernel = np.ones(9, dtype=bool)  # 2.25 degrees; the gaps between 8 points span about 20 at this radius
+    ring = ndimage.binary_opening(ndimage.binary_closing(wrapped, kernel), kernel)[20:-20]
+    return int(np.sum(ring & ~np.roll(ring, 1)))
+
+
 @pytest.mark.parametrize("label", range(len(PART_CLASSES)))
-def test_part_is_small_has_its_shape_and_sits_on_a_plain_body(label):
-    name = PART_CLASSES[label]
-    low, high = FILL_RATIO[name]
+def test_part_is_a_small_star_with_its_points_on_a_plain_body(label):
+    name, points = PART_CLASSES[label], 5 + label
     for seed in range(15):
-        sample = make_part_sample(seed, 320, label=label)  # large enough to measure the part's shape
+        sample = make_part_sample(seed, 320, label=label)  # large enough to count the part's points
         mask, image = sample.mask, pixels(sample)
         assert 0.004 < mask.mean() < 0.03, f"{name} seed {seed}: the part covers {mask.mean():.4f} of the image"
-        assert low <= fill_ratio(mask) <= high, f"{name} seed {seed}: fill ratio {fill_ratio(mask):.3f}"
+        assert points_of(mask) == points, f"{name} seed {seed}: {points_of(mask)} points"
+        # n r sin(pi/n) / 4 for inner radius r in [0.45, 0.55]: 0.33-0.42 for 5 to 8 points
+        assert 0.30 <= fill_ratio(mask) <= 0.45, f"{name} seed {seed}: fill ratio {fill_ratio(mask):.3f}"
         surround = ndimage.binary_dilation(mask, iterations=6) & ~ndimage.binary_dilation(mask, iterations=2)
         spread = image[surround].std(axis=0).max()
         assert spread < 12, f"{name} seed {seed}: around the part the colour varies (std {spread:.1f}): not on the body"
