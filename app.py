@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no outbound calls unless the user opts in
 
-from snapmix_demo.ui import build_demo, launch_kwargs
+from snapmix_demo.app import build_demo, launch_kwargs
 
 demo = build_demo()
 

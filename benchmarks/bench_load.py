@@ -63,12 +63,13 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from snapmix_demo import pipeline, ui  # noqa: E402
-from snapmix_demo.pipeline import snapmix_pair  # noqa: E402
+from snapmix_demo import app, pipeline  # noqa: E402
+from snapmix_demo.app import server  # noqa: E402
+from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair  # noqa: E402
 from snapmix_demo.weights import cached_backbone, model_cache_info  # noqa: E402
 
-CAT, COFFEE = ui.EXAMPLES[2]
-BACKBONE = ui.DEFAULT_BACKBONE
+CAT, COFFEE = app.EXAMPLES[2]
+BACKBONE = DEFAULT_BACKBONE
 RUNS = {"floor": ("floor", "cached"), "cached": ("app", "cached"), "uncached": ("app", "uncached")}
 
 
@@ -121,7 +122,7 @@ def free_port() -> int:
 def serve(demo: gr.Blocks) -> str:
     """Launch `demo` on loopback in this process; its URL."""
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **ui.launch_kwargs())
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_kwargs())
     return f"http://127.0.0.1:{port}/"
 
 
@@ -147,8 +148,8 @@ def floor_demo(answer: dict) -> gr.Blocks:
         def snapmix(image_a, image_b, backbone, mode, seed, weights, target_a, target_b, beta, box_a, box_b) -> dict:
             return answer  # the same parameter names as the app's: the same client calls
 
-        trigger.click(snapmix, inputs, output, api_name="snapmix", **ui.PIPELINE)
-    return demo.queue(max_size=ui.QUEUE_MAX_SIZE)
+        trigger.click(snapmix, inputs, output, api_name="snapmix", **server.PIPELINE)
+    return demo.queue(max_size=server.QUEUE_MAX_SIZE)
 
 
 # ## Closed-loop load
@@ -352,7 +353,7 @@ def header(weights: str, files: tuple[str, str], args: argparse.Namespace) -> st
         f"# bench_load: {BACKBONE}, weights: {weights}\n"
         f"{platform.platform()}, {os.cpu_count()} CPUs, load average {' '.join(load)} at start, "
         f"torch {torch.__version__} ({threads} threads), gradio {gr.__version__}, "
-        f"pipeline concurrency limit {ui.PIPELINE['concurrency_limit']}\n"
+        f"pipeline concurrency limit {server.PIPELINE['concurrency_limit']}\n"
         f"uploads: {sizes[0]} + {sizes[1]} KB; {args.rounds} rounds of {args.per_client} timed requests per client, "
         "each round after one warm-up request per client\n"
     )
@@ -363,7 +364,7 @@ def apply_experiments(args: argparse.Namespace) -> None:
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     if args.pipeline_limit:
-        ui.PIPELINE["concurrency_limit"] = args.pipeline_limit  # read by build_demo() and floor_demo()
+        server.PIPELINE["concurrency_limit"] = args.pipeline_limit  # read by build_demo() and floor_demo()
 
 
 def measure_load(args: argparse.Namespace, urls: dict[str, str], cached_pair: tuple, pairs: list) -> list[Run]:
@@ -401,7 +402,7 @@ def main() -> None:
     cached_pair = marked.make(0)
     answer = snapmix_pair(*cached_pair, backbone=BACKBONE).to_dict()
     before, weights = bare_forward_ms(args.forward_rounds)
-    urls = {"app": serve(ui.build_demo()), "floor": serve(floor_demo(answer))}
+    urls = {"app": serve(app.build_demo()), "floor": serve(floor_demo(answer))}
     print(header(weights, cached_pair, args))
     runs = measure_load(args, urls, cached_pair, pairs)
     after, _ = bare_forward_ms(args.forward_rounds)

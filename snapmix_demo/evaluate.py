@@ -34,7 +34,7 @@ from snapmix_demo.snapmix import (
 )
 from snapmix_demo.weights import cached_backbone
 
-__all__ = ["Evaluation", "evaluate", "heldout_accuracy", "main", "normalise"]
+__all__ = ["Evaluation", "evaluate", "evaluate_model", "main", "normalise"]
 
 POINTING_TOLERANCE_PX = 8
 
@@ -77,13 +77,6 @@ def _predict(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch: int
     return torch.cat(preds), torch.cat(cams)
 
 
-def heldout_accuracy(model: nn.Module, spec: BackboneSpec, *, images: int = 400, size: int = 224) -> float:
-    """Accuracy on `images` held-out shapes (seeds from HELDOUT_SEED_BASE)."""
-    imgs, _, labels = make_arrays(range(HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + images), size)
-    preds, _ = _predict(model.eval(), normalise(imgs, spec), torch.from_numpy(labels))
-    return float((preds == torch.from_numpy(labels)).float().mean())
-
-
 def _pointing_hits(cams: torch.Tensor, masks: np.ndarray) -> np.ndarray:
     """Whether each CAM's maximum lies within POINTING_TOLERANCE_PX of its object."""
     hits = []
@@ -94,8 +87,8 @@ def _pointing_hits(cams: torch.Tensor, masks: np.ndarray) -> np.ndarray:
     return np.array(hits)
 
 
-def _fidelity(spms: torch.Tensor, degenerate: torch.Tensor, masks: np.ndarray, pairs: int, seed: int) -> dict:
-    """Spearman correlation and MAE of SnapMix and CutMix weights against the true object shares."""
+def _fidelity_rows(spms: np.ndarray, degenerate: np.ndarray, masks: np.ndarray, pairs: int, seed: int) -> dict:
+    """SnapMix's and CutMix's weights for random pairs and boxes, beside the true object shares."""
     rng = np.random.default_rng(seed)
     n, height, width = masks.shape
     rows = []
@@ -109,36 +102,47 @@ def _fidelity(spms: torch.Tensor, degenerate: torch.Tensor, masks: np.ndarray, p
         true_a = 1 - box_mass(masks[i], box_a) / masks[i].sum()
         true_b = box_mass(masks[j], box_b) / masks[j].sum()
         rows.append((rho_a, rho_b, lam, 1 - lam, true_a, true_b))
-    rho_a, rho_b, cut_a, cut_b, true_a, true_b = np.array(rows, dtype=np.float64).T
-    return {
-        "spearman_rho_a": float(stats.spearmanr(rho_a, true_a).statistic),
-        "spearman_rho_b": float(stats.spearmanr(rho_b, true_b).statistic),
-        "spearman_cutmix_a": float(stats.spearmanr(cut_a, true_a).statistic),
-        "spearman_cutmix_b": float(stats.spearmanr(cut_b, true_b).statistic),
-        "mae_rho_a": float(np.abs(rho_a - true_a).mean()),
-        "mae_rho_b": float(np.abs(rho_b - true_b).mean()),
-        "mae_cutmix_a": float(np.abs(cut_a - true_a).mean()),
-        "mae_cutmix_b": float(np.abs(cut_b - true_b).mean()),
-    }
+    names = ("rho_a", "rho_b", "cutmix_a", "cutmix_b", "true_a", "true_b")
+    return dict(zip(names, np.array(rows, dtype=np.float64).T, strict=True))
 
 
-def evaluate(backbone: str, *, images: int = 400, pairs: int = 1000, seed: int = 0) -> Evaluation:
-    """Accuracy, pointing game and label fidelity of `backbone`'s bundled shapes weights on held-out seeds."""
-    bb = cached_backbone(backbone, weights="shapes")
-    height, width = bb.spec.input_size
-    start = HELDOUT_SEED_BASE + 10_000_000 * (seed + 1)  # held out, and apart from `heldout_accuracy`'s seeds
+def _fidelity_summary(rows: dict[str, np.ndarray]) -> dict[str, float]:
+    """Spearman correlation and mean absolute error of each weight against the true share."""
+    out = {}
+    for side in ("a", "b"):
+        truth = rows[f"true_{side}"]
+        for method, key in (("rho", f"rho_{side}"), ("cutmix", f"cutmix_{side}")):
+            out[f"spearman_{method}_{side}"] = float(stats.spearmanr(rows[key], truth).statistic)
+            out[f"mae_{method}_{side}"] = float(np.abs(rows[key] - truth).mean())
+    return out
+
+
+def evaluate_model(
+    model: nn.Module, spec: BackboneSpec, *, images: int = 400, pairs: int = 1000, seed: int = 0
+) -> tuple[Evaluation, dict[str, np.ndarray]]:
+    """Accuracy, pointing game and label fidelity of a shapes `model` on held-out seeds, and the fidelity rows."""
+    height, width = spec.input_size
+    start = HELDOUT_SEED_BASE + 10_000_000 * (seed + 1)  # held out; apart from the examples' seeds (1.9e9)
     imgs, masks, labels = make_arrays(range(start, start + images), (height, width))
     labels_t = torch.from_numpy(labels)
-    preds, cams = _predict(bb.model, normalise(imgs, bb.spec), labels_t)
+    preds, cams = _predict(model.eval(), normalise(imgs, spec), labels_t)
     spms, degenerate = semantic_percent_maps(cams)
-    return Evaluation(
-        backbone=backbone,
+    rows = _fidelity_rows(spms.numpy(), degenerate.numpy(), masks, pairs, seed)
+    evaluation = Evaluation(
+        backbone=spec.name,
         images=images,
         pairs=pairs,
         accuracy=float((preds == labels_t).float().mean()),
         pointing_game=float(_pointing_hits(cams, masks).mean()),
-        **_fidelity(spms.numpy(), degenerate.numpy(), masks, pairs, seed),
+        **_fidelity_summary(rows),
     )
+    return evaluation, rows
+
+
+def evaluate(backbone: str, *, images: int = 400, pairs: int = 1000, seed: int = 0) -> Evaluation:
+    """`evaluate_model` on `backbone`'s bundled shapes weights, loaded (and verified) as the app loads them."""
+    bb = cached_backbone(backbone, weights="shapes")
+    return evaluate_model(bb.model, bb.spec, images=images, pairs=pairs, seed=seed)[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -78,7 +78,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url():
     """The real app, served over loopback for the whole session."""
-    from snapmix_demo.ui import build_demo, launch_kwargs
+    from snapmix_demo.app import build_demo, launch_kwargs
 
     demo = build_demo()
     port = _free_port()

@@ -7,8 +7,8 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from snapmix_demo import PATCH_MODES
+from snapmix_demo.app import EXAMPLES
 from snapmix_demo.imageio import MAX_BYTES
-from snapmix_demo.ui import EXAMPLES
 
 CAT, COFFEE = EXAMPLES[2]
 BASE = {"backbone": "resnet18", "mode": "default", "seed": 0, "weights": "random"}

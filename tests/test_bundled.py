@@ -7,9 +7,10 @@ import shutil
 import pytest
 
 from snapmix_demo import snapmix_pair
+from snapmix_demo.app import EXAMPLES
 from snapmix_demo.evaluate import evaluate
+from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.shapes import CLASSES
-from snapmix_demo.ui import DEFAULT_BACKBONE, EXAMPLES
 from snapmix_demo.weights import BUNDLED_DIR, available_weights, cached_backbone, clear_model_cache, weights_classes
 
 MANIFEST_PATH = BUNDLED_DIR / "manifest.json"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from snapmix_demo import snapmix_pair
-from snapmix_demo.ui import EXAMPLES
+from snapmix_demo.app import EXAMPLES
 
 CAT, COFFEE = EXAMPLES[2]
 

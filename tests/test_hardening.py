@@ -22,9 +22,9 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from snapmix_demo import PATCH_MODES, pipeline, ui, weights
+from snapmix_demo import PATCH_MODES, pipeline, weights
+from snapmix_demo.app import EXAMPLES, handlers, server
 from snapmix_demo.imageio import MAX_BYTES
-from snapmix_demo.ui import EXAMPLES
 from tests._files import encode, gif_declaring, png_declaring
 
 CAT, COFFEE = EXAMPLES[2]
@@ -408,10 +408,10 @@ def test_memory_and_caches_stay_bounded_over_many_requests(client, tmp_path):
 
 def test_result_files_folder_stays_bounded():
     extra = 6
-    for seed in range(ui._KEEP_RESULT_FILES + extra):
-        outputs = ui.on_run(
+    for seed in range(handlers.KEEP_RESULT_FILES + extra):
+        outputs = handlers.on_run(
             CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "", "jet", 0.5
         )
         assert Path(outputs[-1]).exists()
-    kept = list(ui._RESULTS_DIR.glob("*.json"))
-    assert 0 < len(kept) <= ui._KEEP_RESULT_FILES
+    kept = list(server.RESULTS_DIR.glob("*.json"))
+    assert 0 < len(kept) <= handlers.KEEP_RESULT_FILES

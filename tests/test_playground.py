@@ -4,7 +4,7 @@ import builtins
 
 import pytest
 
-from snapmix_demo.ui_playground import run_snippet, snippet
+from snapmix_demo.app.playground import run_snippet, snippet
 
 
 def test_the_three_modes_print_instance_class_and_property_values():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from snapmix_demo import snapmix_pair, weights
-from snapmix_demo.evaluate import _fidelity, _pointing_hits
+from snapmix_demo.evaluate import _fidelity_rows, _fidelity_summary, _pointing_hits
 from snapmix_demo.shapes import CLASSES, make_arrays
 from snapmix_demo.train import save_bundled, train
 
@@ -24,7 +24,7 @@ def bundled_dir(monkeypatch, tmp_path):
 def test_a_trained_checkpoint_round_trips_through_the_real_loading_code(bundled_dir):
     model = train("mobilenet_v2", steps=3, final_steps=1, batch_size=4, size=64, difficulty_steps=2, mix_start=1)
     path = save_bundled(
-        model, "mobilenet_v2", command="python -m snapmix_demo.train --steps 3", accuracy=0.5, seconds=1
+        model, "mobilenet_v2", command="python -m snapmix_demo.train --steps 3", evaluation=None, seconds=1
     )
     entry = json.loads((bundled_dir / "manifest.json").read_text())["mobilenet_v2"]
     assert entry["file"] == path.name
@@ -49,7 +49,7 @@ def test_training_refuses_seeds_from_the_held_out_range():
 def test_perfect_maps_give_perfect_fidelity_and_cutmix_does_not():
     _, masks, _ = make_arrays(range(40), 64)
     spms = masks / masks.sum(axis=(1, 2), keepdims=True)
-    fid = _fidelity(spms, np.zeros(40, bool), masks, pairs=300, seed=0)
+    fid = _fidelity_summary(_fidelity_rows(spms, np.zeros(40, bool), masks, pairs=300, seed=0))
     assert fid["spearman_rho_a"] == pytest.approx(1.0, abs=1e-3)  # float round-off breaks rank ties
     assert fid["spearman_rho_b"] == pytest.approx(1.0, abs=1e-3)
     assert fid["mae_rho_a"] == pytest.approx(0.0, abs=1e-9)
