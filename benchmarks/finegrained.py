@@ -1,8 +1,8 @@
 """The SnapMix paper's claim, put to a test: on fine-grained data, semantic label weights beat area weights.
 
 Task: `snapmix_demo.shapes`' "parts" task. Every image holds the same kind of large body, and the four
-classes differ only in a small part placed anywhere on it (about 1-2 % of the pixels), on the shapes'
-clutter; the masks of that part are the ground truth of where each class lives.
+classes differ only in a small part placed anywhere on it, a star with 5, 6, 7 or 8 points (about 1 % of
+the pixels), on the shapes' clutter; the masks of that part are the ground truth of where each class lives.
 
 Fine-tunes the ImageNet `tf_efficientnet_lite0` (packaged weights, offline) with no mixing, with CutMix
 (one box at the same place in both images, area labels; beta 3, as the official SnapMix code runs it)
@@ -61,7 +61,7 @@ from snapmix_demo.snapmix import (
     snapmix_loss,
     upsample,
 )
-from snapmix_demo.weights import load_backbone
+from snapmix_demo.train import initial_model
 
 BACKBONE = "tf_efficientnet_lite0"
 METHODS = ("none", "cutmix", "snapmix")
@@ -126,17 +126,6 @@ def label_error(masks: Tensor, mix: BatchMix) -> Tensor:
 # ## One run
 
 
-def fresh_model(seed: int) -> nn.Module:
-    """The ImageNet Lite0 with a new 4-way head initialised from `seed`, in train mode."""
-    spec = get_spec(BACKBONE)
-    model = load_backbone(BACKBONE, weights="imagenet")
-    head = nn.Linear(spec.num_features, len(PART_CLASSES))
-    nn.init.normal_(head.weight, std=0.01, generator=torch.Generator().manual_seed(seed))
-    nn.init.zeros_(head.bias)
-    model.set_submodule(spec.fc_path, head)
-    return model.requires_grad_(True).train()
-
-
 def mix(method: str, x: Tensor, y: Tensor, model: nn.Module, cfg: Config, generator: torch.Generator) -> BatchMix:
     """The batch as `method` mixes it."""
     if method == "snapmix":
@@ -148,7 +137,7 @@ def mix(method: str, x: Tensor, y: Tensor, model: nn.Module, cfg: Config, genera
 
 def train(method: str, seed: int, cfg: Config, data: dict[str, Tensor]) -> tuple[nn.Module, dict]:
     """Fine-tune one model; returns it with the training-time label error and fallback rate."""
-    model = fresh_model(seed)
+    model = initial_model(BACKBONE, "imagenet", len(PART_CLASSES), seed=seed)  # a new head seeded by `seed`
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
     generator = torch.Generator().manual_seed(seed)
