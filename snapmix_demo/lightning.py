@@ -34,14 +34,8 @@ ensure_torchvision_importable()  # Lightning imports torchmetrics, which imports
 import lightning as L  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from snapmix_demo.snapmix import (  # noqa: E402
-    BatchMix,
-    has_patched_api,
-    mix_generator,
-    patched_module,
-    snapmix_batch,
-    sync_buffers,
-)
+from snapmix_demo.distributed import has_patched_api, mix_generator, patched_module, sync_buffers  # noqa: E402
+from snapmix_demo.snapmix import BatchMix, snapmix_batch  # noqa: E402
 
 __all__ = ["MIX_ATTRIBUTE", "SnapMixCallback", "find_backbone", "first_two"]
 

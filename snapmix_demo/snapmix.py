@@ -9,16 +9,15 @@ a box is (top, left, bottom, right) in pixels, half-open, in the model-input fra
 Randomness comes only from generators passed in by the caller.
 """
 
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+from snapmix_demo.distributed import patched_module
 
 __all__ = [
     "BatchMix",
@@ -29,17 +28,13 @@ __all__ = [
     "box_mass",
     "class_cams",
     "eval_mode",
-    "has_patched_api",
     "mix_batch",
-    "mix_generator",
     "paste",
-    "patched_module",
     "rand_box",
     "sample_lam",
     "semantic_percent_maps",
     "snapmix_batch",
     "snapmix_loss",
-    "sync_buffers",
     "upsample",
 ]
 
@@ -166,71 +161,6 @@ def _unmixed(x: Tensor, y: Tensor) -> BatchMix:
     return BatchMix(x, y, x.new_ones(len(x)), x.new_zeros(len(x)), no, no)
 
 
-def patched_module(model: nn.Module) -> nn.Module:
-    """The module that carries `extract_features`/`get_fc`, unwrapped from DDP, DataParallel and torch.compile.
-
-    Wrappers hide the patched API (the official SnapMix code hard-codes `.module`); the CAM pass calls the
-    inner module directly, which also keeps it out of DDP's forward hooks and compiled graphs.
-    """
-    inner = model
-    while not has_patched_api(inner):
-        wrapped = _wrapped(inner)
-        if wrapped is None:
-            raise TypeError(
-                f"`{type(model).__name__}` has no `extract_features`/`get_fc`: pass a backbone from "
-                "`load_backbone`/`build_model` (or one patched with @patch_to), bare or wrapped in "
-                "DistributedDataParallel, DataParallel or torch.compile"
-            )
-        inner = wrapped
-    return inner
-
-
-def has_patched_api(model: nn.Module) -> bool:
-    """Whether `model`'s class carries the patched accessors (a wrapper may forward attributes, not its class)."""
-    return all(callable(getattr(type(model), name, None)) for name in ("extract_features", "get_fc"))
-
-
-def _wrapped(model: nn.Module) -> nn.Module | None:
-    """The module inside a DDP/DataParallel or torch.compile wrapper, else None."""
-    if isinstance(model, DistributedDataParallel | DataParallel):
-        return model.module
-    eval_frame = sys.modules.get("torch._dynamo.eval_frame")  # loaded whenever an OptimizedModule exists
-    if eval_frame is not None and isinstance(model, eval_frame.OptimizedModule):
-        return model._orig_mod
-    return None
-
-
-def sync_buffers(model: nn.Module) -> None:
-    """Give every rank rank 0's buffers (BatchNorm statistics) now, as a DDP model does first thing in its forward.
-
-    Between one step's forward and the next, each rank of a DDP model holds the statistics of its own last
-    batch; only the next forward broadcasts rank 0's. A CAM pass in that gap would weigh labels with
-    rank-local statistics, which a run resumed from rank 0's checkpoint cannot repeat. A collective: every
-    rank must call it. No-op for anything but a DDP model that syncs its buffers.
-    """
-    if not (isinstance(model, DistributedDataParallel) and model.will_sync_module_buffers()):
-        return
-    src = dist.get_global_rank(model.process_group, 0)
-    buffers = list(model.module.buffers())
-    with torch.no_grad():
-        for dtype in sorted({b.dtype for b in buffers}, key=str):  # one broadcast per dtype, same order on all ranks
-            same = [b for b in buffers if b.dtype == dtype]
-            flat = torch.cat([b.reshape(-1) for b in same])
-            dist.broadcast(flat, src=src, group=model.process_group)
-            for b, value in zip(same, flat.split([b.numel() for b in same]), strict=True):
-                b.copy_(value.view_as(b))
-
-
-def mix_generator(seed: int, rank: int, step: int, *, device: torch.device | str = "cpu") -> torch.Generator:
-    """A generator seeded from (seed, rank, step): ranks differ, and a resumed run that knows its step repeats.
-
-    numpy's SeedSequence hashes the triple, so neighbouring seeds, ranks and steps give unrelated streams
-    (no `seed + rank` collisions between runs).
-    """
-    state = np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0]
-    return torch.Generator(device=device).manual_seed(int(state))
-
-
 @contextmanager
 def eval_mode(model: nn.Module):
     """Temporarily put `model` in eval mode (BatchNorm uses its running statistics), restoring it even on error."""
@@ -285,7 +215,7 @@ def snapmix_batch(
         x: images (N, C, H, W), normalised as the model expects.
         y: integer labels (N,).
         model: a patched backbone (`extract_features`, `get_fc`), bare or wrapped in DDP, DataParallel or
-            torch.compile (see `patched_module`); its train/eval mode is restored.
+            torch.compile (`snapmix_demo.distributed.patched_module`); its train/eval mode is restored.
         beta: Beta(beta, beta) parameter of the box sizes (> 0; the paper uses 5).
         prob: probability of mixing this batch at all.
         generator: the only source of randomness (a CPU or device `torch.Generator`).
