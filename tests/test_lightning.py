@@ -179,6 +179,29 @@ def test_a_compiled_backbone_trains_on_mixes_from_its_inner_module():
     assert trainer.global_step == 2
 
 
+def test_accumulated_micro_batches_draw_their_own_mixes():
+    snapshot = BNSnapshot()
+    recorder = Recorder(snapshot)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=2,
+        accumulate_grad_batches=2,
+        callbacks=[snapshot, SnapMixCallback(beta=BETA, prob=1.0, seed=MIX_SEED), recorder],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Classifier(tiny_net()), shapes_loader(16, 32, 4, get_spec("tf_efficientnet_lite0")))
+    assert [r["step"] for r in recorder.records] == [0, 0, 1, 1], "two micro-batches per optimiser step"
+    for i, record in enumerate(recorder.records):  # draw i = global step * 2 + micro-batch; boxes and partners
+        # depend only on the generator and the frame, so any weights will do
+        expected = snapmix_batch(record["x"], record["y"], tiny_net(), generator=generator_of(0, i))
+        assert (record["mix"]["box_a"], record["mix"]["box_b"]) == (expected.box_a, expected.box_b), f"draw {i}"
+        assert torch.equal(record["mix"]["perm"], expected.perm), f"draw {i}"
+
+
 # ## Two processes (DDP, gloo), then a resumed run
 
 
