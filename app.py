@@ -4,9 +4,9 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no outbound calls unless the user opts in
 
-from snapmix_demo.app import build_demo, launch_kwargs
+from snapmix_demo.app import build_demo, serve
 
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.launch(**launch_kwargs())
+    serve(demo)

@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mode", default="default", choices=PATCH_MODES, help="patch mode (default: %(default)s)")
     p.add_argument("--weights", default="auto", choices=WEIGHT_CHOICES, help="weights (default: %(default)s)")
+    p.add_argument(
+        "--checkpoint", type=Path, default=None, metavar="PATH", help="your fine-tuned checkpoint of --backbone"
+    )
+    p.add_argument("--classes", type=Path, default=None, metavar="FILE", help="its class names, one per line")
     p.add_argument("--seed", type=int, default=0, help="seed of the box generator (default: %(default)s)")
     p.add_argument("--beta", type=float, default=5.0, help="Beta(beta, beta) of the box sizes (default: %(default)s)")
     p.add_argument("--target-a", default=None, help="class of A: index or name (default: predicted)")
@@ -64,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             backbone=args.backbone,
             mode=args.mode,
             weights=args.weights,
+            checkpoint=args.checkpoint,
+            classes=args.classes,
             seed=args.seed,
             beta=args.beta,
             target_a=args.target_a,

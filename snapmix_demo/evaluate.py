@@ -7,7 +7,7 @@ For a backbone with bundled shapes weights this measures, on seeds never used in
   B's object inside box B and `rho_a` the share of A's object outside box A (Spearman
   correlation and mean absolute error), beside CutMix's area weights.
 
-Run: `python -m snapmix_demo.evaluate --backbone efficientnet_b0 --images 400 --pairs 1000`.
+Run: `python -m snapmix_demo.evaluate --images 400 --pairs 1000 --plot docs/fidelity.png`.
 """
 
 import argparse
@@ -15,13 +15,14 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy import ndimage, stats
 from torch import nn
 
-from snapmix_demo.backbones import BackboneSpec
+from snapmix_demo.backbones import BACKBONES, BackboneSpec
 from snapmix_demo.shapes import HELDOUT_SEED_BASE, make_arrays
 from snapmix_demo.snapmix import (
     area_lambda,
@@ -32,7 +33,7 @@ from snapmix_demo.snapmix import (
     semantic_percent_maps,
     upsample,
 )
-from snapmix_demo.weights import cached_backbone
+from snapmix_demo.weights import available_weights, cached_backbone
 
 __all__ = ["Evaluation", "evaluate", "evaluate_model", "main", "normalise"]
 
@@ -145,27 +146,66 @@ def evaluate(backbone: str, *, images: int = 400, pairs: int = 1000, seed: int =
     return evaluate_model(bb.model, bb.spec, images=images, pairs=pairs, seed=seed)[0]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the evaluation of one or more bundled backbones as a Markdown table and JSON."""
-    p = argparse.ArgumentParser(prog="python -m snapmix_demo.evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--backbone", nargs="+", default=["efficientnet_b0", "mobilenet_v2"])
-    p.add_argument("--images", type=int, default=400, help="held-out images (default: %(default)s)")
-    p.add_argument("--pairs", type=int, default=1000, help="random pairs and boxes (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    results = [evaluate(name, images=args.images, pairs=args.pairs, seed=args.seed) for name in args.backbone]
-    print(
-        "| backbone | accuracy | pointing game | Spearman rho_a / CutMix | Spearman rho_b / CutMix "
-        "| MAE rho_a / CutMix | MAE rho_b / CutMix |"
+def scatter(rows: dict[str, np.ndarray], evaluation: Evaluation, path: Path) -> None:
+    """Plot rho_b against the true share of B's object in box B, for SnapMix and for CutMix, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True, dpi=100)
+    panels = (
+        ("SnapMix: rho_b = CAM share in box B", rows["rho_b"], evaluation.spearman_rho_b, evaluation.mae_rho_b),
+        ("CutMix: 1 - lambda = area of box A", rows["cutmix_b"], evaluation.spearman_cutmix_b, evaluation.mae_cutmix_b),
     )
-    print("|---|---|---|---|---|---|---|")
+    for ax, (title, weight, spearman, mae) in zip(axes, panels, strict=True):
+        ax.scatter(rows["true_b"], weight, s=6, alpha=0.35, color="#ea580c", edgecolors="none")
+        ax.plot([0, 1], [0, 1], color="#64748b", linewidth=1, linestyle="--")
+        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="true share of B's object inside box B", title=title)
+        ax.text(0.03, 0.92, f"Spearman {spearman:.2f}, MAE {mae:.2f}", transform=ax.transAxes)
+    axes[0].set_ylabel("label weight of B")
+    fig.suptitle(f"{evaluation.backbone}, held-out shapes: {evaluation.pairs} random pairs and boxes", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _markdown(results: list[Evaluation]) -> str:
+    lines = [
+        "| backbone | accuracy | pointing game | Spearman rho_a / CutMix | Spearman rho_b / CutMix "
+        "| MAE rho_a / CutMix | MAE rho_b / CutMix |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
     for r in results:
-        print(
+        lines.append(
             f"| {r.backbone} | {r.accuracy:.1%} | {r.pointing_game:.1%} "
             f"| {r.spearman_rho_a:.3f} / {r.spearman_cutmix_a:.3f} "
             f"| {r.spearman_rho_b:.3f} / {r.spearman_cutmix_b:.3f} "
             f"| {r.mae_rho_a:.3f} / {r.mae_cutmix_a:.3f} | {r.mae_rho_b:.3f} / {r.mae_cutmix_b:.3f} |"
         )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the evaluation of the bundled backbones as a Markdown table and JSON; optionally plot the scatter."""
+    p = argparse.ArgumentParser(prog="python -m snapmix_demo.evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("--backbone", nargs="+", default=None, help="default: every backbone with bundled shapes weights")
+    p.add_argument("--images", type=int, default=400, help="held-out images (default: %(default)s)")
+    p.add_argument("--pairs", type=int, default=1000, help="random pairs and boxes (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", type=Path, help="write the rho_b scatter of the first backbone to this PNG")
+    args = p.parse_args(argv)
+    names = args.backbone or [n for n in sorted(BACKBONES) if "shapes" in available_weights(n)]
+    if not names:
+        p.error("no bundled shapes weights: train some with `python -m snapmix_demo.train`")
+    results = []
+    for name in names:
+        bb = cached_backbone(name, weights="shapes")
+        evaluation, rows = evaluate_model(bb.model, bb.spec, images=args.images, pairs=args.pairs, seed=args.seed)
+        results.append(evaluation)
+        if args.plot and len(results) == 1:
+            scatter(rows, evaluation, args.plot)
+    print(_markdown(results))
     print(json.dumps([asdict(r) for r in results], indent=2))
     return 0
 

@@ -20,6 +20,10 @@ __all__ = ["ALLOWED_FORMATS", "MAX_BYTES", "MAX_PIXELS", "ImageError", "ImageSou
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
 MAX_BYTES = 20 * 1024 * 1024  # 20 MiB per file
 MAX_PIXELS = 40_000_000  # declared width * height, checked before decoding
+# 32-bit samples and WebP: their decoders and the 8-bit conversion hold about 16 bytes a pixel (8 for the rest),
+# so half the pixels keep the same peak (benchmarks/bench_abuse.py measures it).
+MAX_PIXELS_WIDE = 20_000_000
+_WIDE_MODES = {"I", "F"}
 _CORRUPT = "the image file is truncated or corrupt and could not be decoded"
 _BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white
 # Leading bytes of allowlisted formats, to call a file that starts like one but fails to open corrupt rather
@@ -44,6 +48,18 @@ _TRANSPOSE = {  # EXIF Orientation -> the transpose that shows the image upright
     8: Image.Transpose.ROTATE_90,
 }
 
+_SWAPS_AXES = {
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.ROTATE_90,
+}
+_CONVERT_BEFORE_SHRINK = {  # mode -> what makes it safe to average
+    "P": lambda img: _flat_palette(img) if "transparency" in img.info else img.convert("RGB"),
+    "1": lambda img: img.convert("L"),
+}
+_SHRINKABLE = {"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I;16", "I;16L", "I;16B", "I;16N", *_CONVERT_BEFORE_SHRINK}
+
 ImageSource = Image.Image | np.ndarray | bytes | str | os.PathLike | BinaryIO
 
 
@@ -51,15 +67,20 @@ class ImageError(ValueError):
     """An input that is not a usable image; the message is meant for the user."""
 
 
-def load_image(source: ImageSource) -> Image.Image:
-    """Decode `source` (PIL image, HxW[x3|4] array, bytes, path or file) into an upright RGB image."""
+def load_image(source: ImageSource, min_size: tuple[int, int] | None = None) -> Image.Image:
+    """Decode `source` (PIL image, HxW[x3|4] array, bytes, path or file) into an upright RGB image.
+
+    `min_size` (width, height): the size the caller will resize to. Files may then decode smaller, but never
+    below it: JPEGs at the smallest DCT scale that still covers it, other big images reduced early to at least
+    twice it, so a huge upload does not stay in memory at full size through the conversions.
+    """
     if isinstance(source, Image.Image):
         _check_pixels(source.width, source.height)
         return to_rgb(source)
     if isinstance(source, np.ndarray):
         return to_rgb(_from_array(source))
     data = _read_bytes(source)
-    return to_rgb(_decode(data))
+    return to_rgb(_decode(data, min_size))
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -156,16 +177,23 @@ def _too_big_message() -> str:
     return f"the file is larger than {limit}; please upload a smaller image"
 
 
-def _decode(data: bytes) -> Image.Image:
+def _decode(data: bytes, min_size: tuple[int, int] | None) -> Image.Image:
     """Open allowlisted formats, check the declared size, decode the first frame, apply EXIF orientation."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-            _check_pixels(img.width, img.height)
+            _check_pixels(img.width, img.height, _pixel_cap(img))
             img.seek(0)  # first frame of an animation
+            method = _transpose_method(img)
+            stored = None if min_size is None else _stored_size(min_size, method)
+            if stored is not None and img.format == "JPEG":
+                img.draft(img.mode, stored)  # DCT scaling: 1/2, 1/4 or 1/8 while still covering `stored`
             img.load()
-            return _upright(img)
+            small = _shrink(img, stored)
+            if method is not None:
+                return small.transpose(method)
+            return small if small is not img else img.copy()
     except ImageError:  # a ValueError with its own message: not "corrupt"
         raise
     except UnidentifiedImageError as e:  # no allowlisted plugin accepted the header
@@ -184,24 +212,74 @@ def _unidentified_message(data: bytes) -> str:
     return f"this file is not an image in a supported format ({formats})"
 
 
-def _upright(img: Image.Image) -> Image.Image:
-    """A copy of `img` turned as its EXIF (or XMP) Orientation tag says.
+def _transpose_method(img: Image.Image) -> Image.Transpose | None:
+    """The transpose that shows `img` upright, as its EXIF (or XMP) Orientation tag says; None if it is.
 
     Unlike `ImageOps.exif_transpose`, this does not re-serialise the EXIF block, which raises
     `struct.error` or `TypeError` on a malformed tag that Pillow could still read.
     """
     orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
-    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
-    return img.copy() if method is None else img.transpose(method)
+    return _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
 
 
-def _check_pixels(width: int, height: int) -> None:
+def _stored_size(min_size: tuple[int, int], method: Image.Transpose | None) -> tuple[int, int]:
+    """`min_size` (upright width, height) in the file's stored frame: swapped when the image is turned 90°."""
+    width, height = (max(1, int(v)) for v in min_size)
+    return (height, width) if method in _SWAPS_AXES else (width, height)
+
+
+def _shrink(img: Image.Image, stored: tuple[int, int] | None) -> Image.Image:
+    """`img` box-averaged by the largest whole factor that keeps it at least twice `stored`, or `img` itself.
+
+    Twice, not once: the caller's resize then still antialiases, so results match a full-size decode closely.
+    Palette and 1-bit images are converted first (averaging palette indices would mix unrelated colours);
+    32-bit modes are left alone: their scaling to 8 bits depends on the whole image's range.
+    """
+    if stored is None:
+        return img
+    factor = min(img.width // (2 * stored[0]), img.height // (2 * stored[1]))
+    if factor < 2 or img.mode not in _SHRINKABLE:
+        return img
+    if img.mode in _CONVERT_BEFORE_SHRINK:
+        img = _CONVERT_BEFORE_SHRINK[img.mode](img)
+    return img.resize((-(-img.width // factor), -(-img.height // factor)), Image.Resampling.BOX)
+
+
+def _flat_palette(img: Image.Image) -> Image.Image:
+    """A transparent palette image in RGB, each palette entry blended onto white by its own alpha.
+
+    The same pixels as `to_rgb`'s composite, without its full-size RGBA copies.
+    """
+    palette = img.getpalette() or []
+    alpha = [255] * (len(palette) // 3)
+    transparency = img.info.pop("transparency")
+    if isinstance(transparency, int) and transparency < len(alpha):
+        alpha[transparency] = 0
+    elif isinstance(transparency, bytes):
+        alpha[: len(transparency)] = transparency[: len(alpha)]
+    flat = []
+    for i, channel in enumerate(palette):
+        a = alpha[i // 3]
+        flat.append(round((channel * a + _BACKGROUND[i % 3] * (255 - a)) / 255))
+    img.putpalette(flat)
+    return img.convert("RGB")
+
+
+def _pixel_cap(img: Image.Image) -> int:
+    """How many pixels `img` may declare: fewer for the formats and modes that cost twice as much to decode."""
+    wide = img.mode in _WIDE_MODES or img.format == "WEBP"
+    return min(MAX_PIXELS, MAX_PIXELS_WIDE) if wide else MAX_PIXELS
+
+
+def _check_pixels(width: int, height: int, cap: int | None = None) -> None:
+    cap = MAX_PIXELS if cap is None else cap
     if width < 1 or height < 1:
         raise ImageError("the image has no pixels")
-    if width * height > MAX_PIXELS:
-        raise ImageError(_too_many_pixels_message())
+    if width * height > cap:
+        raise ImageError(_too_many_pixels_message(cap))
 
 
-def _too_many_pixels_message() -> str:
-    limit = f"{MAX_PIXELS / 1_000_000:g} million" if MAX_PIXELS >= 1_000_000 else f"{MAX_PIXELS:,}"
+def _too_many_pixels_message(cap: int | None = None) -> str:
+    cap = MAX_PIXELS if cap is None else cap
+    limit = f"{cap / 1_000_000:g} million" if cap >= 1_000_000 else f"{cap:,}"
     return f"the image has more than {limit} pixels; please upload a smaller image"

@@ -7,6 +7,7 @@ beta or box only redraws the mix and never runs the model.
 """
 
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -31,7 +32,7 @@ from snapmix_demo.snapmix import (
     semantic_percent_maps,
     upsample,
 )
-from snapmix_demo.weights import Backbone, cached_backbone
+from snapmix_demo.weights import Backbone, Classes, cached_backbone
 
 __all__ = ["ANALYSIS_CACHE_SIZE", "DEFAULT_BACKBONE", "PairResult", "clear_caches", "resolve_target", "snapmix_pair"]
 
@@ -203,6 +204,11 @@ def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: 
     feats = bb.model.extract_features(_normalise(images, bb))
     fc = classifier(bb.model, mode)
     probs = fc(feats.mean(dim=(2, 3))).float().softmax(dim=1)
+    if not bool(torch.isfinite(probs).all()):
+        raise ValueError(
+            "the model's predictions are not finite numbers (NaN or infinity): its weights are damaged, "
+            "as after a diverged training run"
+        )
     chosen = torch.tensor([int(probs[i].argmax()) if t is None else t for i, t in enumerate(targets)])
     spms, degenerate = semantic_percent_maps(
         upsample(class_cams(feats, fc.weight, fc.bias, chosen), bb.spec.input_size)
@@ -230,7 +236,7 @@ def _cached_analyses(
 ) -> tuple[list[_Analysis], int]:
     """Analyses of `images`, running one forward for those not cached; also the number of forwards run."""
     keys = [
-        (hashlib.sha256(img.numpy().tobytes()).hexdigest(), bb.spec.name, bb.weights.source, mode, t)
+        (hashlib.sha256(img.numpy().tobytes()).hexdigest(), bb.spec.name, bb.weights, mode, t)
         for img, t in zip(images, targets, strict=True)
     ]
     found = [_analyses.get(k) for k in keys]
@@ -257,6 +263,8 @@ def snapmix_pair(
     box_a: Sequence[int] | None = None,
     box_b: Sequence[int] | None = None,
     weights: str = "auto",
+    checkpoint: str | os.PathLike | None = None,
+    classes: Classes = None,
 ) -> PairResult:
     """SnapMix one pair of images and explain it.
 
@@ -276,6 +284,8 @@ def snapmix_pair(
         box_a: explicit (top, left, bottom, right) box in A, in the model-input frame.
         box_b: explicit box in B.
         weights: "auto", "imagenet", "shapes" or "random" (see `weights.available_weights`).
+        checkpoint: a user's fine-tuned checkpoint of `backbone` (its head sets the number of classes).
+        classes: the checkpoint's class names: a list, or a text file with one name per line.
 
     Returns:
         A `PairResult`; `to_dict()` gives its JSON-safe facts.
@@ -295,7 +305,7 @@ def snapmix_pair(
         raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng(int(seed))
     lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
-    bb = cached_backbone(backbone, weights=weights)
+    bb = cached_backbone(backbone, weights=weights, checkpoint=checkpoint, classes=classes)
     height, width = bb.spec.input_size
     drawn_a, drawn_b = rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
     box_a = drawn_a if box_a is None else _validate_box(box_a, height, width, "box_a")
@@ -304,7 +314,7 @@ def snapmix_pair(
     timings = {"load_model": (time.perf_counter() - start) * 1e3}
 
     tick = time.perf_counter()
-    img_a, img_b = (load_image(img).resize((width, height), Image.BILINEAR) for img in (image_a, image_b))
+    img_a, img_b = (load_image(i, (width, height)).resize((width, height), Image.BILINEAR) for i in (image_a, image_b))
     tensors = [_to_tensor(img_a), _to_tensor(img_b)]
     timings["decode"] = (time.perf_counter() - tick) * 1e3
 

@@ -32,10 +32,10 @@ def test_spaces_sdk_version_is_the_pinned_gradio():
     assert meta["license"]
 
 
-def test_python_app_py_serves_on_loopback_at_the_given_port(scratch):
+def test_python_app_py_serves_on_loopback_at_the_given_port(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SERVER_NAME")}
-    env |= {"GRADIO_SERVER_PORT": str(port), "TMPDIR": str(scratch / "tmp")}
+    env |= {"GRADIO_SERVER_PORT": str(port), "TMPDIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -53,8 +53,13 @@ def test_python_app_py_serves_on_loopback_at_the_given_port(scratch):
             raise AssertionError("the app did not start")
         assert "SnapMix explorer" in page
         assert '"analytics_enabled":false' in page.replace(" ", "")
+        assert list(tmp_path.glob("snapmix-results-*")), "the result folder exists while serving"
     finally:
-        proc.terminate()
+        proc.terminate()  # SIGTERM, as Spaces and service managers stop it
         output = proc.communicate(timeout=30)[0]
     assert f"http://127.0.0.1:{port}" in output
     assert "gradio.live" not in output, "no public share link is ever created"
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO snapmix_demo\.app\.server: serving with", output, re.M
+    )
+    assert not list(tmp_path.glob("snapmix-results-*")), "the result folder is removed at exit"

@@ -1,4 +1,4 @@
-"""The bundled shapes weights: their manifest, their hash check, and evidence that their CAMs mean something."""
+"""The bundled shapes model: its manifest, its hash check, and evidence that its CAMs and weights mean something."""
 
 import hashlib
 import json
@@ -7,22 +7,21 @@ import shutil
 import pytest
 
 from snapmix_demo import snapmix_pair
-from snapmix_demo.app import EXAMPLES
+from snapmix_demo.app.examples import EXAMPLES_DIR
 from snapmix_demo.evaluate import evaluate
-from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.shapes import CLASSES
 from snapmix_demo.weights import BUNDLED_DIR, available_weights, cached_backbone, clear_model_cache, weights_classes
 
-MANIFEST_PATH = BUNDLED_DIR / "manifest.json"
-MANIFEST = json.loads(MANIFEST_PATH.read_text()) if MANIFEST_PATH.exists() else {}
+MANIFEST = json.loads((BUNDLED_DIR / "manifest.json").read_text())
 BUNDLED = sorted(MANIFEST)
-# These run as soon as `python -m snapmix_demo.train` has written weights to assets/weights/ (see the README).
-pytestmark = pytest.mark.skipif(not MANIFEST, reason="no bundled weights in assets/weights/ yet")
+LITE0 = "tf_efficientnet_lite0"
 
 
-def test_at_least_a_geffnet_and_a_torchvision_backbone_are_bundled():
-    assert "efficientnet_b0" in BUNDLED
-    assert {"mobilenet_v2", "tv_efficientnet_b0", "resnet18", "resnet50", "densenet121"} & set(BUNDLED)
+def test_the_imagenet_lite0_fine_tuned_on_shapes_is_bundled():
+    assert LITE0 in BUNDLED
+    entry = MANIFEST[LITE0]
+    assert entry["init"] == "imagenet"
+    assert entry["command"] == "python -m snapmix_demo.train --backbone tf_efficientnet_lite0 --seed 0 --threads 1"
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -33,7 +32,7 @@ def test_manifest_entry_matches_its_file(name):
     assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
     assert entry["classes"] == list(CLASSES)
     assert entry["command"].startswith("python -m snapmix_demo.train")
-    assert entry["heldout_accuracy"] >= 0.95
+    assert entry["heldout"]["accuracy"] == entry["heldout_accuracy"] >= 0.95
     assert "shapes" in available_weights(name)
     assert weights_classes(name, "shapes") == CLASSES
 
@@ -41,33 +40,34 @@ def test_manifest_entry_matches_its_file(name):
 def test_a_tampered_checkpoint_is_refused(monkeypatch, tmp_path):
     copy = tmp_path / "weights"
     shutil.copytree(BUNDLED_DIR, copy)
-    entry = MANIFEST[BUNDLED[0]]
-    with open(copy / entry["file"], "r+b") as f:
+    with open(copy / MANIFEST[LITE0]["file"], "r+b") as f:
         f.seek(-16, 2)
         f.write(b"\0" * 16)
     monkeypatch.setattr("snapmix_demo.weights.BUNDLED_DIR", copy)
     clear_model_cache()
     with pytest.raises(ValueError, match="sha256"):
-        cached_backbone(BUNDLED[0], weights="shapes")
+        cached_backbone(LITE0, weights="shapes")
     clear_model_cache()
 
 
-def test_offline_default_is_the_bundled_model_and_it_names_the_example_shapes():
-    for (a, b), (label_a, label_b) in zip(EXAMPLES[:2], (("star", "ring"), ("cross", "hexagon")), strict=True):
-        res = snapmix_pair(a, b, backbone=DEFAULT_BACKBONE)
-        assert res.weights_kind == "shapes"
-        assert (res.label_a, res.label_b) == (label_a, label_b), f"{a}: {res.label_a}, {b}: {res.label_b}"
-        assert res.topk_a[0][1] > 0.5
+@pytest.mark.parametrize(("a", "b"), [("star", "ring"), ("cross", "hexagon")])
+def test_the_shapes_model_names_the_example_shapes(a, b):
+    res = snapmix_pair(EXAMPLES_DIR / f"shape_{a}.png", EXAMPLES_DIR / f"shape_{b}.png", weights="shapes")
+    assert res.weights_kind == "shapes" and res.backbone == LITE0
+    assert (res.label_a, res.label_b) == (a, b)
+    assert res.topk_a[0][1] > 0.5 and res.topk_b[0][1] > 0.5
 
 
+# Measured on this sample (160 held-out images, 500 pairs, evaluation seed 1): accuracy 98.8 %, pointing 98.1 %,
+# Spearman 0.945 / 0.948, MAE 0.124 / 0.116 against CutMix's 0.291 / 0.362. The targets sit just below, so that
+# a regression in CAM extraction, box maths or patching fails here; the README's table uses 400 images, 1000 pairs.
 @pytest.mark.parametrize("name", BUNDLED)
 def test_cams_point_at_objects_and_snapmix_weights_follow_them(name):
-    # The README's table uses 400 images and 1000 pairs; this is a smaller held-out sample of the same.
     ev = evaluate(name, images=160, pairs=500, seed=1)
     summary = json.dumps(ev.__dict__, indent=1)
-    assert ev.accuracy >= 0.95, summary
-    assert ev.pointing_game >= 0.90, summary
-    assert ev.spearman_rho_a >= 0.8, summary
-    assert ev.spearman_rho_b >= 0.8, summary
-    assert ev.mae_rho_a < ev.mae_cutmix_a, summary
-    assert ev.mae_rho_b < ev.mae_cutmix_b, summary
+    assert ev.accuracy >= 0.97, summary
+    assert ev.pointing_game >= 0.93, summary
+    assert ev.spearman_rho_a >= 0.9, summary
+    assert ev.spearman_rho_b >= 0.9, summary
+    assert ev.mae_rho_a <= min(0.16, 0.5 * ev.mae_cutmix_a), summary
+    assert ev.mae_rho_b <= min(0.16, 0.5 * ev.mae_cutmix_b), summary

@@ -396,3 +396,69 @@ def test_messages_are_fit_for_users(case, tmp_path, monkeypatch):
     assert message and message == message.strip()
     for leak in (_SECRET, str(tmp_path), os.sep, "\\", "Traceback", "PIL", "Error", "<_io", "0x"):
         assert leak not in message, message
+
+
+# --- decoding no bigger than the caller needs (min_size) --------------------------------------------
+
+
+def _structured(width: int, height: int) -> Image.Image:
+    """Smooth gradients plus blocks: resizing it is well defined, so two decodes can be compared."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    arr = np.stack([xx * 255 / (width - 1), yy * 255 / (height - 1), (xx + yy) * 255 / (width + height - 2)], -1)
+    arr[height // 4 : height // 2, width // 4 : width // 2] = (250, 30, 30)
+    return Image.fromarray(arr.astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("size", "min_size", "decoded"),
+    [((2000, 1000), (224, 224), (500, 250)), ((448, 448), (224, 224), (224, 224)), ((448, 298), (224, 224), None)],
+)
+def test_jpeg_decodes_at_the_smallest_scale_that_covers_min_size(size, min_size, decoded):
+    out = load_image(encode(_structured(*size), "JPEG", quality=95), min_size=min_size)
+    assert out.size == (decoded or size), f"{out.size} decoded for {size} at min_size {min_size}"
+
+
+def test_jpeg_scale_follows_the_upright_frame():
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6  # stored 2000x600, shown 600x2000
+    out = load_image(encode(_structured(2000, 600), "JPEG", quality=95, exif=exif), min_size=(100, 400))
+    assert out.size == (150, 500), "a 1/4 scale keeps the upright 600x2000 image at least 100x400"
+
+
+_AS_MODE = {
+    "RGB": lambda img: img,
+    "RGBA": lambda img: img.convert("RGBA"),
+    "L": lambda img: img.convert("L"),
+    "P": lambda img: img.quantize(64),
+    "I;16": lambda img: Image.fromarray(np.asarray(img.convert("L"), np.uint16) * 257),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(_AS_MODE))
+def test_big_images_shrink_early_and_stay_close_to_a_full_decode(mode):
+    data = encode(_AS_MODE[mode](_structured(2000, 1800)), "PNG")
+    small = load_image(data, min_size=(224, 224))
+    assert small.size == (500, 450), f"factor 4 keeps at least twice 224: got {small.size}"
+    full = load_image(data).resize((224, 224), Image.BILINEAR)
+    diff = np.abs(np.asarray(small.resize((224, 224), Image.BILINEAR), np.int16) - np.asarray(full, np.int16))
+    assert diff.mean() < 1.5 and np.percentile(diff, 99) <= 12, f"mean {diff.mean():.2f}, p99 {np.percentile(diff, 99)}"
+
+
+@pytest.mark.parametrize("transparency", [0, b"\x00\xff\x80"], ids=["one-index", "alpha-per-entry"])
+def test_shrinking_a_transparent_palette_image_matches_its_full_decode(transparency):
+    img = Image.new("P", (1000, 1000), 0)
+    img.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * 759)
+    img.paste(1, (0, 0, 400, 1000))
+    img.paste(2, (600, 0, 1000, 1000))
+    data = encode(img, "PNG", transparency=transparency)
+    small, full = load_image(data, min_size=(100, 100)), load_image(data)
+    assert small.size == (200, 200)
+    assert _close(_rgb(small, (40, 100)), RED) and _close(_rgb(small, (100, 100)), WHITE)
+    assert _close(_rgb(small, (160, 100)), _rgb(full, (800, 500)), tol=1), "half-transparent blue on white"
+
+
+def test_wide_samples_and_webp_have_the_lower_pixel_cap(monkeypatch, no_pixel_decoding):
+    monkeypatch.setattr(imageio, "MAX_PIXELS_WIDE", 15)
+    float_tiff = encode(Image.fromarray(np.zeros((4, 4), np.float32)), "TIFF")
+    assert "more than 15 pixels" in _error(float_tiff)
+    assert "more than 15 pixels" in _error(encode(Image.new("RGB", (4, 4)), "WEBP"))

@@ -5,11 +5,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from snapmix_demo import snapmix_pair, weights
 from snapmix_demo.evaluate import _fidelity_rows, _fidelity_summary, _pointing_hits
+from snapmix_demo.evaluate import main as evaluate_main
 from snapmix_demo.shapes import CLASSES, make_arrays
-from snapmix_demo.train import save_bundled, train
+from snapmix_demo.train import initial_model, save_bundled, train
 
 
 @pytest.fixture
@@ -66,3 +68,24 @@ def test_pointing_game_hits_within_the_tolerance_only():
     assert _pointing_hits(cams, mask).tolist() == [True]
     cams[0, 12, 20], cams[0, 30, 30] = 0.0, 1.0  # far corner: a miss
     assert _pointing_hits(cams, mask).tolist() == [False]
+
+
+def test_fine_tuning_starts_from_imagenet_with_a_new_seeded_head():
+    imagenet = weights.load_backbone("tf_efficientnet_lite0", weights="imagenet")
+    model = initial_model("tf_efficientnet_lite0", "imagenet", len(CLASSES), seed=3)
+    again = initial_model("tf_efficientnet_lite0", "imagenet", len(CLASSES), seed=3)
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    assert model.get_fc().out_features == len(CLASSES) and model.get_fc() is model.classifier
+    assert torch.equal(model.conv_head.weight, imagenet.conv_head.weight), "the body keeps its ImageNet weights"
+    assert torch.equal(model.classifier.weight, again.classifier.weight), "the new head is seeded"
+
+
+def test_the_evaluation_command_prints_the_table_and_plots_the_scatter(bundled_dir, tmp_path, capsys):
+    model = train("mobilenet_v2", steps=1, final_steps=0, batch_size=4, size=64)
+    save_bundled(model, "mobilenet_v2", command="python -m snapmix_demo.train --steps 1", evaluation=None, seconds=1)
+    plot = tmp_path / "fidelity.png"
+    assert evaluate_main(["--images", "8", "--pairs", "20", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| backbone | accuracy |") and "| mobilenet_v2 |" in out
+    with Image.open(plot) as picture:
+        assert picture.size == (900, 420)

@@ -1,11 +1,12 @@
 """The Gradio app, split by concern.
 
 `layout` (the page), `handlers` (widgets <-> core), `api` (the public endpoint), `examples`,
-`playground` (the `@patch_to` tab), `style` (CSS) and `server` (how it is served).
+`playground` (the `@patch_to` tab), `style` (CSS) and `server` (how it is served: `settings`, the
+`guard` middleware with `bodies` and `fairness`, its `upkeep` with `tempfiles`, and `logs`).
 """
 
 from snapmix_demo.app.examples import EXAMPLES
 from snapmix_demo.app.layout import build_demo
-from snapmix_demo.app.server import launch_kwargs
+from snapmix_demo.app.server import launch_kwargs, serve
 
-__all__ = ["EXAMPLES", "build_demo", "launch_kwargs"]
+__all__ = ["EXAMPLES", "build_demo", "launch_kwargs", "serve"]

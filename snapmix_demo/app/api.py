@@ -14,8 +14,8 @@ __all__ = ["api_inputs", "snapmix"]
 
 @user_errors
 def snapmix(
-    image_a: str,
-    image_b: str,
+    image_a: bytes,
+    image_b: bytes,
     backbone: str,
     mode: str,
     seed: float,
@@ -34,8 +34,8 @@ def snapmix(
 def api_inputs() -> list[gr.components.Component]:
     """The endpoint's parameters, in order; their labels are the parameter names clients see."""
     return [
-        gr.File(label="image_a"),
-        gr.File(label="image_b"),
+        gr.File(label="image_a", type="binary"),  # "filepath" leaves an empty temp file per call (Gradio 6.31)
+        gr.File(label="image_b", type="binary"),
         gr.Textbox(DEFAULT_BACKBONE, label="backbone"),
         gr.Textbox("default", label="mode"),
         gr.Number(0, label="seed", precision=0),

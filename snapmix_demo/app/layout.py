@@ -12,7 +12,7 @@ from snapmix_demo.app import handlers, playground
 from snapmix_demo.app.api import api_inputs, snapmix
 from snapmix_demo.app.examples import EXAMPLES
 from snapmix_demo.app.handlers import MODE_NOTES, PREDICTED, backbone_choices, class_choices, patch_source
-from snapmix_demo.app.server import PIPELINE, QUEUE_MAX_SIZE
+from snapmix_demo.app.server import PIPELINE, QUEUE
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.render import COLORMAPS
@@ -203,4 +203,4 @@ def build_demo() -> gr.Blocks:
         ui.state = gr.State(None)
         ui.__dict__.update(_api())
         _wire(ui)
-    return demo.queue(max_size=QUEUE_MAX_SIZE)
+    return demo.queue(**QUEUE)

@@ -1,30 +1,77 @@
-"""How the app is served: queue and concurrency limits, upload limits, theme and CSS for `launch()`."""
+"""How the app is served: queue and concurrency limits, upload limits, the guard, logs, and clean-up at exit."""
 
+import atexit
+import logging
 import os
+import shutil
+import signal
 import tempfile
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from snapmix_demo.app import logs
+from snapmix_demo.app.guard import Guard
+from snapmix_demo.app.settings import ServerSettings
 from snapmix_demo.app.style import CSS
+from snapmix_demo.app.upkeep import GuardState
 from snapmix_demo.imageio import MAX_BYTES
 
-__all__ = ["PIPELINE", "QUEUE_MAX_SIZE", "RESULTS_DIR", "launch_kwargs"]
+__all__ = ["PIPELINE", "QUEUE", "QUEUE_MAX_SIZE", "RESULTS_DIR", "launch_kwargs", "serve"]
+
+logger = logging.getLogger(__name__)
 
 # Pipeline runs share one concurrency group. They are compute-bound: on 2 cores a clean load run gave the same
 # throughput at limits 1 and 4 (benchmarks/bench_load.py), so one at a time keeps latency predictable. Uploads,
 # downloads and the queue still overlap. Raise it on machines with more cores.
 PIPELINE = {"concurrency_limit": int(os.environ.get("SNAPMIX_PIPELINE_CONCURRENCY", "1")), "concurrency_id": "pipeline"}
 QUEUE_MAX_SIZE = 64
+# api_open=False: the REST route /gradio_api/run/<name> would otherwise run a job beside the queue, past its limits.
+QUEUE = {"max_size": QUEUE_MAX_SIZE, "api_open": False}
 RESULTS_DIR = Path(tempfile.mkdtemp(prefix="snapmix-results-"))  # result files for download, rotated
+atexit.register(shutil.rmtree, RESULTS_DIR, ignore_errors=True)
 
 
-def launch_kwargs() -> dict:
-    """Theme, CSS and server settings shared by `app.py` and the tests (no share link, bounded uploads)."""
+def launch_kwargs(settings: ServerSettings | None = None) -> dict:
+    """Everything `launch()` needs besides host and port: look, limits, and the guard in front of Gradio.
+
+    `settings` defaults to `ServerSettings.from_env()`; each call makes a fresh guard for one app.
+    """
+    settings = ServerSettings.from_env() if settings is None else settings
+    guard = GuardState(settings)
     return {
         "theme": gr.themes.Soft(),
         "css": CSS,
         "footer_links": ["api"],
         "max_file_size": MAX_BYTES,
         "allowed_paths": [str(RESULTS_DIR)],  # only the app's own result files, wherever the temp dir points now
+        "state_session_capacity": settings.session_capacity,
+        "enable_monitoring": False,  # /monitoring would show every function's traffic to anyone
+        "ssr_mode": False,  # Python serves the page itself, so the guard sees each client's own request
+        "app_kwargs": {"middleware": [Middleware(Guard, state=guard)], "lifespan": guard.lifespan},
     }
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # Gradio's main loop closes the server on it; atexit then removes RESULTS_DIR
+
+
+def _summary(s: ServerSettings) -> str:
+    hosts = ", ".join(s.allowed_hosts) + ("" if s.loopback_only else ", any IP address")
+    return (
+        f"hosts {hosts}; queue share {s.queue_per_session} per session, {s.queue_per_ip} per address; "
+        f"bodies {s.max_body >> 10} KB, {s.upload_files} files per upload; temp cap {s.temp_cap >> 20} MB; "
+        f"{s.session_capacity} sessions kept"
+    )
+
+
+def serve(demo: gr.Blocks) -> None:
+    """Launch `demo` for real (`python app.py`, Spaces): logs in one format, clean exit on SIGTERM too."""
+    logs.configure()
+    signal.signal(signal.SIGTERM, _stop)
+    settings = ServerSettings.from_env()
+    logger.info("serving with %s", _summary(settings))
+    demo.launch(prevent_thread_lock=True, **launch_kwargs(settings))
+    logs.route_uvicorn_logs()  # uvicorn set up its own handlers while starting
+    demo.block_thread()

@@ -9,6 +9,8 @@ weights are never silent):
 4. the project's bundled shapes weights (sha256-verified against their manifest);
 5. random init from seed 0.
 
+A user's own checkpoint (`checkpoint=`, with optional `classes=`) replaces all of them (`user.py`).
+
 Environment: `SNAPMIX_OFFLINE=1` never touches the network; `SNAPMIX_WEIGHTS_MIRROR=URL`
 fetches `URL/<original file name>` instead. Fetch ahead of time (a Space's build step, an
 air-gapped copy) with `python -m snapmix_demo.weights fetch [NAME ...]`.
@@ -22,6 +24,7 @@ import os
 import threading
 import urllib.parse
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +33,30 @@ from torch import nn
 
 from snapmix_demo.backbones import BackboneSpec, PackagedWeights, build_model, get_spec
 from snapmix_demo.errors import excerpt
-from snapmix_demo.weights.checkpoints import KEY_MAPS, load_checkpoint, remap_densenet_keys, verify_name_hash
+from snapmix_demo.weights.checkpoints import (
+    KEY_MAPS,
+    fit_problems,
+    load_checkpoint,
+    remap_densenet_keys,
+    verify_name_hash,
+)
 from snapmix_demo.weights.download import DownloadError, Progress, download, recently_failed, sha256
+from snapmix_demo.weights.user import (
+    Classes,
+    UserCheckpoint,
+    checkpoint_digest,
+    class_list,
+    class_names,
+    head_size,
+    read_checkpoint,
+    similar_backbones,
+)
 
 __all__ = [
     "BUNDLED_DIR",
     "WEIGHT_CHOICES",
     "Backbone",
+    "Classes",
     "DownloadError",
     "WeightsInfo",
     "available_weights",
@@ -63,7 +83,7 @@ MODEL_CACHE_SIZE = int(os.environ.get("SNAPMIX_MODEL_CACHE_SIZE", "3"))
 class WeightsInfo:
     """Where a model's weights came from, and the class names its head predicts."""
 
-    kind: str  # "imagenet", "shapes" or "random"
+    kind: str  # "imagenet", "shapes", "random" or "checkpoint"
     source: str  # human-readable origin, shown in the UI and in results (never a full path)
     classes: tuple[str, ...]
 
@@ -224,6 +244,28 @@ def _resolve(name: str, weights: str) -> tuple[nn.Module, WeightsInfo]:
     return _random(spec, " (no pretrained weights found or downloaded)")
 
 
+def _from_checkpoint(
+    spec: BackboneSpec, checkpoint: UserCheckpoint, names: tuple[str, ...] | None
+) -> tuple[nn.Module, WeightsInfo]:
+    """A user's checkpoint in `spec`'s architecture, its head sized from the checkpoint; a misfit says what fits."""
+    try:
+        count = head_size(checkpoint.state, spec.name)
+    except KeyError:
+        count = 1
+    with torch.device("meta"):  # check the fit without building weights
+        problems = fit_problems(checkpoint.state, build_model(spec.name, num_classes=count))
+    if problems:
+        others = similar_backbones(checkpoint.state, spec.name)
+        hint = f" It looks like a checkpoint of {' or '.join(f'`{n}`' for n in others)}." if others else ""
+        raise ValueError(
+            f"checkpoint `{excerpt(checkpoint.name)}` does not fit backbone `{spec.name}`: {'; '.join(problems)}.{hint}"
+        )
+    classes = class_names(names, count)
+    model = build_model(spec.name, num_classes=count)
+    model.load_state_dict(checkpoint.state)
+    return model, WeightsInfo("checkpoint", f"your checkpoint ({checkpoint.label}, {count} classes)", classes)
+
+
 # ## Bounded, thread-safe cache of built models (shared, read-only, eval mode)
 
 
@@ -236,15 +278,40 @@ class Backbone:
     weights: WeightsInfo
 
 
-def _load(name: str, weights: str) -> Backbone:
-    model, info = _resolve(name, weights)
+def _ready(name: str, model: nn.Module, info: WeightsInfo) -> Backbone:
     # channels_last: 10-20 % faster convolutions on CPU for every registered backbone (benchmarks/bench_core.py)
     model.eval().requires_grad_(False).to(memory_format=torch.channels_last)
     return Backbone(model, get_spec(name), info)
 
 
-def load_backbone(name: str, *, weights: str = "auto") -> nn.Module:
-    """A fresh, patched, eval-mode model `name` with the resolved weights (`cached_backbone` also says whence)."""
+def _load(name: str, weights: str) -> Backbone:
+    return _ready(name, *_resolve(name, weights))
+
+
+def _load_checkpoint(name: str, path: str | os.PathLike, names: tuple[str, ...] | None) -> Backbone:
+    return _ready(name, *_from_checkpoint(get_spec(name), read_checkpoint(path), names))
+
+
+def _check_weights(weights: str, checkpoint: object) -> None:
+    if weights == "checkpoint" and checkpoint is None:
+        raise ValueError("weights `checkpoint` need a `checkpoint` file")
+    allowed = ("auto", "checkpoint") if checkpoint is not None else WEIGHT_CHOICES
+    if weights not in allowed:
+        raise ValueError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(allowed)}")
+
+
+def load_backbone(
+    name: str, *, weights: str = "auto", checkpoint: str | os.PathLike | None = None, classes: Classes = None
+) -> nn.Module:
+    """A fresh, patched, eval-mode model `name` with the resolved weights, or a user's `checkpoint`.
+
+    `classes` names the checkpoint's classes: a list, or a text file with one name per line
+    (default: `class 0` ... `class N-1`). `cached_backbone` also says where the weights came from.
+    """
+    get_spec(name)
+    _check_weights(weights, checkpoint)
+    if checkpoint is not None:
+        return _load_checkpoint(name, checkpoint, class_list(classes)).model
     return _load(name, weights).model
 
 
@@ -253,12 +320,12 @@ class _ModelCache:
 
     def __init__(self, maxsize: int):
         self.maxsize = maxsize
-        self._models: OrderedDict[tuple[str, str], Backbone] = OrderedDict()
+        self._models: OrderedDict[tuple, Backbone] = OrderedDict()
         self._lock = threading.Lock()
-        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._key_locks: dict[tuple, threading.Lock] = {}
         self.builds = 0
 
-    def get(self, key: tuple[str, str]) -> Backbone:
+    def get(self, key: tuple, build: Callable[[], Backbone]) -> Backbone:
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)
@@ -266,17 +333,17 @@ class _ModelCache:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         try:
             with key_lock:
-                return self._build_once(key)
+                return self._build_once(key, build)
         finally:
             with self._lock:  # released on every path, failures included: no lock per bad key is kept
                 if not key_lock.locked():
                     self._key_locks.pop(key, None)
 
-    def _build_once(self, key: tuple[str, str]) -> Backbone:
+    def _build_once(self, key: tuple, build: Callable[[], Backbone]) -> Backbone:
         with self._lock:
             if key in self._models:
                 return self._models[key]
-        backbone = _load(*key)
+        backbone = build()
         with self._lock:
             self.builds += 1
             self._models[key] = backbone
@@ -292,12 +359,20 @@ class _ModelCache:
 _cache = _ModelCache(MODEL_CACHE_SIZE)
 
 
-def cached_backbone(name: str, *, weights: str = "auto") -> Backbone:
-    """The shared eval-mode model `name` with `weights`, built at most once while it stays in the bounded cache."""
+def cached_backbone(
+    name: str, *, weights: str = "auto", checkpoint: str | os.PathLike | None = None, classes: Classes = None
+) -> Backbone:
+    """The shared eval-mode model `name` with `weights` (or a user's `checkpoint`), built once while cached.
+
+    A checkpoint is keyed by its content (sha256), not its path, so an identical upload reuses the model.
+    """
     get_spec(name)  # fail fast, with the helpful message, before taking any lock
-    if weights not in WEIGHT_CHOICES:
-        raise ValueError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(WEIGHT_CHOICES)}")
-    return _cache.get((name, weights))
+    _check_weights(weights, checkpoint)
+    if checkpoint is None:
+        return _cache.get((name, weights), lambda: _load(name, weights))
+    names = class_list(classes)
+    key = (name, "checkpoint", checkpoint_digest(checkpoint), names)
+    return _cache.get(key, lambda: _load_checkpoint(name, checkpoint, names))
 
 
 def clear_model_cache() -> None:

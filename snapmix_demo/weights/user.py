@@ -1,0 +1,186 @@
+"""A practitioner's own checkpoint: the layouts training code writes, its class names, and what it fits.
+
+Accepted: a plain `state_dict`; `{"state_dict": ...}` (Lightning); `{"model": ...}`; keys
+prefixed by `module.` (DDP), `model.` (a Lightning module's attribute) or `_orig_mod.`
+(`torch.compile`), in any nesting. Everything loads with `weights_only=True`; results name the
+file by its base name and sha256 prefix, never by its path.
+"""
+
+import functools
+import os
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from snapmix_demo.backbones import BACKBONES, build_model, get_spec
+from snapmix_demo.errors import excerpt
+from snapmix_demo.weights.checkpoints import remap_densenet_keys
+from snapmix_demo.weights.download import sha256
+
+__all__ = [
+    "CHECKPOINT_MAX_BYTES",
+    "UserCheckpoint",
+    "checkpoint_digest",
+    "class_list",
+    "class_names",
+    "head_size",
+    "read_checkpoint",
+    "similar_backbones",
+]
+
+CHECKPOINT_MAX_BYTES = int(float(os.environ.get("SNAPMIX_CHECKPOINT_MAX_MB", "250")) * 1024 * 1024)
+CLASSES_MAX_BYTES = 1024 * 1024  # a class list of 1 MB holds ~50,000 names
+CLASS_NAME_MAX_CHARS = 200
+_WRAPPER_PREFIXES = ("module.", "model.", "_orig_mod.")
+_NESTED_STATE = ("state_dict", "model")
+
+
+_digests: dict[tuple[str, int, int], str] = {}  # (real path, size, mtime) -> sha256: hash each upload once
+
+
+def checkpoint_digest(path: str | os.PathLike) -> str:
+    """sha256 of a checkpoint file, remembered while the file is unchanged (it keys the model cache)."""
+    try:
+        info = os.stat(path)
+    except OSError as e:
+        raise ValueError(f"checkpoint `{excerpt(Path(path).name)}` could not be read") from e
+    key = (os.path.realpath(path), info.st_size, info.st_mtime_ns)
+    if key not in _digests:
+        if len(_digests) >= 256:
+            _digests.clear()
+        _digests[key] = sha256(Path(path))
+    return _digests[key]
+
+
+@dataclass(frozen=True)
+class UserCheckpoint:
+    """A checkpoint read from disk: its tensors under the model's own names, and who it is."""
+
+    state: dict[str, torch.Tensor]
+    name: str  # base name only
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        """How results name it: base name and sha256 prefix."""
+        return f"{self.name}, sha256 {self.sha256[:8]}"
+
+
+def read_checkpoint(path: str | os.PathLike) -> UserCheckpoint:
+    """Read a user's checkpoint file safely and unwrap its layout; errors name the file, never its folder.
+
+    Raises:
+        ValueError: missing, too large, unsafe or not a checkpoint of tensors.
+    """
+    path = Path(path)
+    label = f"checkpoint `{excerpt(path.name)}`"
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ValueError(f"{label} could not be read") from e
+    if size > CHECKPOINT_MAX_BYTES:
+        limit = CHECKPOINT_MAX_BYTES / (1024 * 1024)
+        raise ValueError(f"{label} is larger than {limit:g} MB (SNAPMIX_CHECKPOINT_MAX_MB)")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as e:
+        raise ValueError(
+            f"{label} could not be loaded safely: it is not a PyTorch checkpoint, or it holds objects other than "
+            "tensors and plain values (only weights_only=True loading is allowed)"
+        ) from e
+    state = _strip_wrappers(_unnest(loaded, label))
+    return UserCheckpoint(remap_densenet_keys(state), path.name, checkpoint_digest(path))
+
+
+def _unnest(loaded: object, label: str) -> dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint: itself, or under "state_dict" (Lightning) or "model"."""
+    if isinstance(loaded, dict):
+        for key in _NESTED_STATE:
+            if isinstance(loaded.get(key), dict):
+                loaded = loaded[key]
+                break
+    tensors = isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values())
+    if not tensors or not all(isinstance(k, str) for k in loaded):
+        raise ValueError(f"{label} holds no state dict of tensors (nor one under 'state_dict' or 'model')")
+    return loaded
+
+
+def _strip_wrappers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop the wrapper prefixes that every key shares (`module.`, `model.`, `_orig_mod.`), in any nesting."""
+    while prefix := next((p for p in _WRAPPER_PREFIXES if all(k.startswith(p) for k in state)), None):
+        state = {k[len(prefix) :]: v for k, v in state.items()}
+    return state
+
+
+def head_size(state: dict[str, torch.Tensor], backbone: str) -> int:
+    """Number of classes of `backbone`'s classifier in `state` (rows of its Linear's weight)."""
+    weight = state.get(f"{get_spec(backbone).fc_path}.weight")
+    if weight is None or weight.ndim != 2:
+        raise KeyError(f"{get_spec(backbone).fc_path}.weight")
+    return weight.shape[0]
+
+
+Classes = Sequence[str] | str | os.PathLike | None  # names, a text file of names (one per line), or none
+
+
+def class_list(classes: Classes) -> tuple[str, ...] | None:
+    """The names a user gave: a list, or a UTF-8 text file with one name per line (blank lines skipped)."""
+    if classes is None:
+        return None
+    names = _read_names(classes) if isinstance(classes, str | os.PathLike) else [str(c).strip() for c in classes]
+    if too_long := next((n for n in names if len(n) > CLASS_NAME_MAX_CHARS), None):
+        raise ValueError(f"class name `{excerpt(too_long)}` is longer than {CLASS_NAME_MAX_CHARS} characters")
+    return tuple(names)
+
+
+def class_names(names: tuple[str, ...] | None, count: int) -> tuple[str, ...]:
+    """`count` class names: the user's, checked against the classifier, else `class 0` ... `class N-1`.
+
+    Raises:
+        ValueError: the number of names is not the classifier's number of classes.
+    """
+    if names is None:
+        return tuple(f"class {i}" for i in range(count))
+    if len(names) != count:
+        raise ValueError(
+            f"the class list has {len(names)} name{'s' * (len(names) != 1)}, but the checkpoint's classifier "
+            f"predicts {count} classes; "
+            "give one name per class, one per line"
+        )
+    return names
+
+
+def _read_names(path: str | os.PathLike) -> list[str]:
+    """Non-empty lines of a UTF-8 text file of class names."""
+    try:
+        if os.path.getsize(path) > CLASSES_MAX_BYTES:
+            raise ValueError(f"the class list is larger than {CLASSES_MAX_BYTES // 1024} KB")
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError("the class list could not be read: give a UTF-8 text file with one name per line") from e
+
+
+@functools.cache
+def _shapes(backbone: str) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of `backbone`'s state dict, built on the meta device (no memory, no weights)."""
+    with torch.device("meta"):
+        model = build_model(backbone, num_classes=1)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _fits(state: dict[str, torch.Tensor], backbone: str) -> bool:
+    """Whether `state` has exactly `backbone`'s keys and shapes, whatever its number of classes."""
+    shapes = _shapes(backbone)
+    fc = get_spec(backbone).fc_path
+    if state.keys() != shapes.keys():
+        return False
+    return all(k.startswith(f"{fc}.") or tuple(v.shape) == shapes[k] for k, v in state.items())
+
+
+def similar_backbones(state: dict[str, torch.Tensor], other_than: str) -> list[str]:
+    """Registered backbones (other than `other_than`) whose architecture `state` fits."""
+    return [name for name in sorted(BACKBONES) if name != other_than and _fits(state, name)]
