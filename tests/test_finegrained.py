@@ -49,7 +49,7 @@ def test_true_shares_and_label_error_by_hand():
 
 def test_experiment_plumbing_runs_records_and_resumes(tmp_path, capsys):
     argv = ["--out", str(tmp_path), "--seeds", "0", "--steps", "2", "--mix-start", "1", "--batch-size", "4"]
-    argv += ["--train-images", "8", "--test-images", "8", "--size", "64", "--pairs", "20", "--threads", "1"]
+    argv += ["--train-images", "8", "--test-images", "8", "--size", "64", "--pairs", "20"]  # no --threads: global
     assert finegrained.main(argv) == 0
     runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert [r["method"] for r in runs] == ["none", "cutmix", "snapmix"]

@@ -104,7 +104,6 @@ def test_callback_validates_its_settings_and_batches():
 @pytest.fixture(scope="module")
 def single_run():
     """mobilenet_v2 (random init, 4 classes) at 64 px, 3 steps of 4 images, on one CPU device."""
-    torch.manual_seed(0)  # the classifier's dropout draws from the global RNG
     backbone = build_model("mobilenet_v2", num_classes=4)
     snapshot = BNSnapshot()
     recorder = Recorder(snapshot)
@@ -118,7 +117,9 @@ def single_run():
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    trainer.fit(Classifier(backbone), shapes_loader(12, 64, 4, get_spec("mobilenet_v2")))
+    with torch.random.fork_rng(devices=[]):  # the classifier's dropout draws from the global RNG
+        torch.manual_seed(0)
+        trainer.fit(Classifier(backbone), shapes_loader(12, 64, 4, get_spec("mobilenet_v2")))
     return trainer, recorder.records
 
 
