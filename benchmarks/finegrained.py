@@ -21,8 +21,8 @@ Reports, per method, mean ± sd over seeds of:
 Each finished run is appended to `<out>/runs.jsonl` and skipped when the command is run again, so the
 experiment can be stopped and resumed. Not part of CI (tests/test_finegrained.py runs its plumbing).
 
-Usage (the README's figures; ~35 CPU-minutes on 2 cores):
-    nice -n 10 python benchmarks/finegrained.py --out runs/finegrained
+Usage (benchmarks/README.md's figures; about 32 CPU-minutes on one thread):
+    nice -n 10 python benchmarks/finegrained.py --out runs/finegrained --threads 1
 """
 
 import os
