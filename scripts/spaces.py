@@ -1,9 +1,9 @@
 """Assemble exactly the files a Hugging Face Space needs: `python -m scripts.spaces DEST [--gpu]`.
 
 A Gradio Space reads its metadata from the README's front matter, installs `requirements.txt`
-with pip and runs `app.py` with GRADIO_SERVER_NAME=0.0.0.0. Everything else (tests,
-benchmarks, docs, set-up scripts) stays out. On CPU hardware the requirements gain one line,
-PyTorch's CPU index, so the Space installs the ~200 MB CPU build of torch instead of PyPI's
+with pip and runs `app.py` with GRADIO_SERVER_NAME=0.0.0.0; `docs/` holds the README's pictures.
+Everything else (tests, benchmarks, set-up scripts) stays out. On CPU hardware the requirements
+gain one line, PyTorch's CPU index, so the Space installs the ~200 MB CPU build of torch instead of PyPI's
 CUDA build and its several GB of `nvidia-*` packages. That line lives only in the Space's copy:
 in the repository's `requirements.txt` it would give GPU machines the CPU build, and where the
 index is unreachable (these machines) pip would retry it for every package.
@@ -24,7 +24,7 @@ from scripts.torch_choice import CPU_INDEX
 __all__ = ["CPU_LINE", "SPACE_PATHS", "build", "space_files", "space_requirements"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SPACE_PATHS = ("README.md", "app.py", "requirements.txt", "snapmix_demo", "assets")
+SPACE_PATHS = ("README.md", "app.py", "requirements.txt", "snapmix_demo", "assets", "docs")  # docs: README images
 CPU_LINE = f"--extra-index-url {CPU_INDEX}"
 
 
