@@ -68,7 +68,7 @@ from snapmix_demo.app import server  # noqa: E402
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair  # noqa: E402
 from snapmix_demo.weights import cached_backbone, model_cache_info  # noqa: E402
 
-CAT, COFFEE = app.EXAMPLES[2]
+CAT, COFFEE = app.examples.PHOTO_PAIRS[0]
 BACKBONE = DEFAULT_BACKBONE
 RUNS = {"floor": ("floor", "cached"), "cached": ("app", "cached"), "uncached": ("app", "uncached")}
 

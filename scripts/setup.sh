@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Create .venv with every pinned dependency in one resolve (idempotent: reuses a matching venv).
+# scripts/torch_choice.py picks the torch build first: CPU wheels on Linux without an NVIDIA GPU
+# (from PyTorch's CPU index when it answers), the CUDA build with one, PyPI's wheels on macOS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
-  echo "$want" > "$stamp"
-fi
-# Guard: a CUDA build of torch (several GB of nvidia-* packages) must never sneak in on a CPU machine.
-if .venv/bin/pip list 2>/dev/null | grep -Eiq '^(nvidia-|cuda-|triton)'; then
-  echo "error: CUDA packages were installed; torch must come from the CPU wheel (see requirements.txt)" >&2
-  .venv/bin/pip list | grep -Ei '^(nvidia-|cuda-|triton)' >&2
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "error: needs Python 3.11 or later; $python is $("$python" -V 2>&1). Set PYTHON=/path/to/python3.11" >&2
   exit 1
 fi
-.venv/bin/python -c "import torch; print('torch', torch.__version__)"
+stamp=.venv/.requirements.sha256
+want=$(cat requirements.txt requirements-dev.txt | "$python" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  torch_args=$("$python" scripts/torch_choice.py)  # says on stderr which torch and why; exits 1 where none fits
+  "$python" -m venv .venv
+  # torch_args is empty or "--extra-index-url URL": word splitting is intended
+  # shellcheck disable=SC2086
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt $torch_args
+  echo "$want" > "$stamp"
+fi
+.venv/bin/python -c "import torch; print('torch', torch.__version__, 'CUDA ' + torch.version.cuda if torch.version.cuda else 'CPU only')"

@@ -29,14 +29,15 @@ def _extension_loads() -> bool:
     if spec is None or spec.origin is None:
         return True  # not installed: let the real import report it
     package = Path(spec.origin).parent
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        lib = package / f"_C{suffix}"
-        if lib.exists():
-            try:
-                torch.ops.load_library(str(lib))
-            except (OSError, RuntimeError):
-                return False
-            return True
+    for stem in ("_C", "_C_stable"):  # torchvision 0.29 renamed its ops extension to `_C_stable`
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            lib = package / f"{stem}{suffix}"
+            if lib.exists():
+                try:
+                    torch.ops.load_library(str(lib))
+                except (OSError, RuntimeError):
+                    return False
+                return True
     return False
 
 

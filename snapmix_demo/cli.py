@@ -1,12 +1,15 @@
 """Command line over the pair pipeline: `python -m snapmix_demo IMAGE_A IMAGE_B --out DIR`."""
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from snapmix_demo.backbones import BACKBONES
+from snapmix_demo.errors import InputError
+from snapmix_demo.inputs import SEED_DIGITS, box_value, digits, seed_value
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair
 from snapmix_demo.render import COLORMAPS, mixed_view, overlays
@@ -15,14 +18,35 @@ from snapmix_demo.weights import WEIGHT_CHOICES
 __all__ = ["main"]
 
 
-def _box(text: str) -> tuple[int, ...]:
+def _seed(text: str) -> int:
+    """A seed in plain digits (argparse's `int` would take `1_0` and ` 12 `)."""
     try:
-        box = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        box = ()
-    if len(box) != 4:
-        raise argparse.ArgumentTypeError(f"expected TOP,LEFT,BOTTOM,RIGHT integers, got {text!r}")
+        return seed_value(digits(text, "--seed", max_digits=SEED_DIGITS))
+    except InputError as e:
+        raise argparse.ArgumentTypeError(e.problem) from None
+
+
+def _box(text: str) -> tuple[int, int, int, int]:
+    """A box as `snapmix_pair` reads it: four numbers separated by commas and/or spaces, optionally in brackets."""
+    try:
+        box = box_value(text, "box")
+    except InputError as e:
+        raise argparse.ArgumentTypeError(e.problem) from None
+    if box is None:
+        raise argparse.ArgumentTypeError("must be four whole numbers, top, left, bottom, right")
     return box
+
+
+def _option(field: str) -> str:
+    """How the command line names a `snapmix_pair` argument."""
+    return field.upper() if field.startswith("image_") else "--" + field.replace("_", "-")
+
+
+def _write(out: Path, files: dict[str, bytes]) -> None:
+    """Create `out` (and parents) and write the files into it; an OSError says which path failed."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,11 +69,17 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint", type=Path, default=None, metavar="PATH", help="your fine-tuned checkpoint of --backbone"
     )
     p.add_argument("--classes", type=Path, default=None, metavar="FILE", help="its class names, one per line")
-    p.add_argument("--seed", type=int, default=0, help="seed of the box generator (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the box generator (default: %(default)s)")
     p.add_argument("--beta", type=float, default=5.0, help="Beta(beta, beta) of the box sizes (default: %(default)s)")
     p.add_argument("--target-a", default=None, help="class of A: index or name (default: predicted)")
     p.add_argument("--target-b", default=None, help="class of B: index or name (default: predicted)")
-    p.add_argument("--box-a", type=_box, default=None, metavar="T,L,B,R", help="explicit box in A (model-input pixels)")
+    p.add_argument(
+        "--box-a",
+        type=_box,
+        default=None,
+        metavar="T,L,B,R",
+        help="explicit box in A (model-input pixels, e.g. 10,20,110,120)",
+    )
     p.add_argument("--box-b", type=_box, default=None, metavar="T,L,B,R", help="explicit box in B")
     p.add_argument("--cmap", default="jet", choices=COLORMAPS, help="colormap of the overlays (default: %(default)s)")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity in [0, 1] (default: %(default)s)")
@@ -61,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one pair and write its files; bad input gives a one-line message and exit code 2."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():  # checked before the model runs; writing checks the rest
+        parser.exit(2, f"{parser.prog}: error: --out: {args.out} exists and is not a folder\n")
     try:
         res = snapmix_pair(
             args.image_a.read_bytes(),
@@ -78,20 +110,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             box_b=args.box_b,
         )
         cam_a, cam_b = overlays(res, cmap=args.cmap, alpha=args.alpha)
+    except InputError as e:
+        parser.exit(2, f"{parser.prog}: error: {_option(e.field)}: {e.problem}\n")
     except (OSError, ValueError) as e:  # ImageError is a ValueError
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        where = f" ({e.filename})" if isinstance(e, OSError) and e.filename else ""
-        parser.exit(2, f"{parser.prog}: error: {reason}{where}\n")
-    args.out.mkdir(parents=True, exist_ok=True)
-    cam_a.save(args.out / "cam_a.png")
-    cam_b.save(args.out / "cam_b.png")
-    mixed_view(res).save(args.out / "mixed.png")
-    (args.out / "result.json").write_text(json.dumps(res.to_dict(), indent=2) + "\n")
+        parser.exit(2, f"{parser.prog}: error: {_reason(e)}\n")
+    files = {"cam_a.png": _png(cam_a), "cam_b.png": _png(cam_b), "mixed.png": _png(mixed_view(res))}
+    try:
+        _write(args.out, files | {"result.json": (json.dumps(res.to_dict(), indent=2) + "\n").encode()})
+    except OSError as e:
+        parser.exit(2, f"{parser.prog}: error: --out: {_reason(e)}\n")
     print(
         f"rho_a={res.rho_a:.4f} ({res.label_a})  rho_b={res.rho_b:.4f} ({res.label_b})  "
         f"area_lambda={res.area_lambda:.4f}  weights: {res.weights}  -> {args.out}"
     )
     return 0
+
+
+def _reason(e: Exception) -> str:
+    """One line for an error: an OSError's reason and file name, else the message."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror} ({e.filename})" if e.filename else e.strerror
+    return " ".join(str(e).split())
+
+
+def _png(img) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from snapmix_demo.imageio import ImageSource, load_image
+from snapmix_demo.backbones import get_spec
+from snapmix_demo.errors import InputError, excerpt
+from snapmix_demo.imageio import ImageError, ImageSource, load_image
+from snapmix_demo.inputs import CLASS_DIGITS, beta_value, box_value, digits, seed_value
 from snapmix_demo.patches import PATCH_MODES, classifier
 from snapmix_demo.snapmix import (
     Box,
@@ -34,7 +37,15 @@ from snapmix_demo.snapmix import (
 )
 from snapmix_demo.weights import Backbone, Classes, cached_backbone
 
-__all__ = ["ANALYSIS_CACHE_SIZE", "DEFAULT_BACKBONE", "PairResult", "clear_caches", "resolve_target", "snapmix_pair"]
+__all__ = [
+    "ANALYSIS_CACHE_SIZE",
+    "DEFAULT_BACKBONE",
+    "ImageInputError",
+    "PairResult",
+    "clear_caches",
+    "resolve_target",
+    "snapmix_pair",
+]
 
 ANALYSIS_CACHE_SIZE = 64  # per-image analyses (~0.2 MB each at 224 px)
 TOP_K = 5
@@ -44,9 +55,10 @@ Target = int | str | None  # class index, class name, or None / "predicted" for 
 
 @dataclass(frozen=True)
 class _Analysis:
-    """What the model says about one image: chosen class, top-k and its SPM (None if degenerate)."""
+    """What the model says about one image: chosen class and its probability, top-k, its SPM (None if degenerate)."""
 
     cls: int
+    prob: float
     topk: tuple[tuple[str, float], ...]
     spm: np.ndarray | None
 
@@ -72,6 +84,12 @@ class PairResult:
     class_b: int
     label_a: str
     label_b: str
+    prob_a: float  # probability of class_a: the class whose CAM weighs A
+    prob_b: float
+    chosen_a: bool  # class_a was chosen by the caller (False: it is A's top-1 prediction)
+    chosen_b: bool
+    share_a: float | None  # share of A's SPM inside box A (rho_a = 1 - share_a); None when the map is flat
+    share_b: float | None  # share of B's SPM inside box B (rho_b = share_b)
     topk_a: list[tuple[str, float]]
     topk_b: list[tuple[str, float]]
     backbone: str
@@ -111,6 +129,12 @@ class PairResult:
             "class_b": self.class_b,
             "label_a": self.label_a,
             "label_b": self.label_b,
+            "prob_a": self.prob_a,
+            "prob_b": self.prob_b,
+            "chosen_a": self.chosen_a,
+            "chosen_b": self.chosen_b,
+            "share_a": self.share_a,
+            "share_b": self.share_b,
             "same_class": self.same_class,
             "combined_weight": self.rho_a + self.rho_b if self.same_class else None,
             "topk_a": [[label, p] for label, p in self.topk_a],
@@ -158,32 +182,47 @@ def clear_caches() -> None:
     _analyses.clear()
 
 
-def resolve_target(target: Target, classes: Sequence[str]) -> int | None:
+class ImageInputError(InputError, ImageError):
+    """An image argument that is not a usable image: names the argument, and is still an `ImageError`."""
+
+
+def resolve_target(target: Target, classes: Sequence[str], field: str = "target") -> int | None:
     """Class index for `target` (index, exact class name, or None/"predicted" for the top-1)."""
     if target is None or (isinstance(target, str) and target.strip().lower() in ("", "predicted")):
         return None
-    if isinstance(target, str) and target.strip().lstrip("-").isdigit():
-        target = int(target)
+    if isinstance(target, str) and target.strip().isascii() and target.strip().isdigit():
+        target = digits(target, field, max_digits=CLASS_DIGITS, what="a class index")
     if isinstance(target, int | np.integer) and not isinstance(target, bool):
         if not 0 <= target < len(classes):
-            raise ValueError(f"target class {target} is out of range: this model has classes 0..{len(classes) - 1}")
+            shown = excerpt(int(target))
+            raise InputError(field, f"class {shown} is out of range: this model has classes 0..{len(classes) - 1}")
         return int(target)
     if isinstance(target, str) and target in classes:
         return classes.index(target)
-    raise ValueError(f"unknown target class `{target}`; use a class index, a class name of this model, or 'predicted'")
+    choices = "use a class index, a class name of this model, or 'predicted'"
+    raise InputError(field, f"unknown target class '{excerpt(target)}'; {choices}")
 
 
-def _validate_box(box: Sequence[int], height: int, width: int, name: str) -> Box:
-    try:
-        top, left, bottom, right = (int(v) for v in box)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"`{name}` must be four integers (top, left, bottom, right), got {box!r}") from e
+def _validate_box(box: object, height: int, width: int, field: str) -> Box | None:
+    """`box` parsed (None when blank) and checked against the (height, width) model-input frame."""
+    parsed = box_value(box, field)
+    if parsed is None:
+        return None
+    top, left, bottom, right = parsed
     if not (0 <= top <= bottom <= height and 0 <= left <= right <= width):
-        raise ValueError(
-            f"`{name}` = {(top, left, bottom, right)} must satisfy 0 <= top <= bottom <= {height} and "
-            f"0 <= left <= right <= {width} (the model-input frame, height x width = {height} x {width})"
+        raise InputError(
+            field,
+            f"{parsed} must satisfy 0 <= top <= bottom <= {height} and 0 <= left <= right <= {width} "
+            f"(the model-input frame, height x width = {height} x {width})",
         )
-    return top, left, bottom, right
+    return parsed
+
+
+def _load(image: ImageSource, field: str, min_size: tuple[int, int]) -> Image.Image:
+    try:
+        return load_image(image, min_size)
+    except ImageError as e:
+        raise ImageInputError(field, str(e)) from e
 
 
 def _to_tensor(img: Image.Image) -> torch.Tensor:
@@ -218,6 +257,7 @@ def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: 
     return [
         _Analysis(
             cls=int(chosen[i]),
+            prob=float(probs[i, chosen[i]]),
             topk=tuple((classes[j], float(p)) for p, j in zip(top_p[i].tolist(), top_i[i].tolist(), strict=True)),
             spm=None if degenerate[i] else _read_only(spms[i].numpy()),
         )
@@ -260,8 +300,8 @@ def snapmix_pair(
     target_b: Target = None,
     beta: float = 5.0,
     seed: int = 0,
-    box_a: Sequence[int] | None = None,
-    box_b: Sequence[int] | None = None,
+    box_a: Sequence[int] | str | None = None,
+    box_b: Sequence[int] | str | None = None,
     weights: str = "auto",
     checkpoint: str | os.PathLike | None = None,
     classes: Classes = None,
@@ -280,8 +320,9 @@ def snapmix_pair(
         target_a: class of A whose CAM weighs it: index, class name, or None for the prediction.
         target_b: likewise for B.
         beta: Beta(beta, beta) parameter of the box sizes (> 0; the paper uses 5).
-        seed: seed of this call's box generator.
-        box_a: explicit (top, left, bottom, right) box in A, in the model-input frame.
+        seed: seed of this call's box generator, a whole number (`1.5` is refused, not rounded).
+        box_a: explicit (top, left, bottom, right) box in A, in the model-input frame: four whole
+            numbers, or text such as `"10 20 110 120"` or `"[10, 20, 110, 120]"`; None or "" to draw it.
         box_b: explicit box in B.
         weights: "auto", "imagenet", "shapes" or "random" (see `weights.available_weights`).
         checkpoint: a user's fine-tuned checkpoint of `backbone` (its head sets the number of classes).
@@ -291,77 +332,104 @@ def snapmix_pair(
         A `PairResult`; `to_dict()` gives its JSON-safe facts.
 
     Raises:
-        ValueError: an unknown backbone, mode, weights or target, an invalid beta or box.
-        ImageError: an input that is not a usable image.
+        InputError: a bad mode, seed, beta, box or target; `field` names the argument (a ValueError).
+        ImageInputError: an image that is not usable (an `InputError` and an `ImageError`).
+        ValueError: an unknown backbone or weights.
 
     Example:
         >>> res = snapmix_pair("a.jpg", "b.jpg", backbone="resnet50", seed=3)
         >>> res.rho_a, res.rho_b, res.area_lambda
     """
     start = time.perf_counter()
-    if mode not in PATCH_MODES:
-        raise ValueError(f"unknown patch mode `{mode}`; choose one of: {', '.join(PATCH_MODES)}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
-        raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}")
-    rng = np.random.default_rng(int(seed))
-    lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
-    bb = cached_backbone(backbone, weights=weights, checkpoint=checkpoint, classes=classes)
-    height, width = bb.spec.input_size
-    drawn_a, drawn_b = rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
-    box_a = drawn_a if box_a is None else _validate_box(box_a, height, width, "box_a")
-    box_b = drawn_b if box_b is None else _validate_box(box_b, height, width, "box_b")
-    targets = [resolve_target(t, bb.weights.classes) for t in (target_a, target_b)]
-    timings = {"load_model": (time.perf_counter() - start) * 1e3}
+    seed, beta, box_a, box_b, (height, width) = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
 
     tick = time.perf_counter()
-    img_a, img_b = (load_image(i, (width, height)).resize((width, height), Image.BILINEAR) for i in (image_a, image_b))
+    named = ((image_a, "image_a"), (image_b, "image_b"))
+    img_a, img_b = (_load(img, field, (width, height)).resize((width, height), Image.BILINEAR) for img, field in named)
     tensors = [_to_tensor(img_a), _to_tensor(img_b)]
-    timings["decode"] = (time.perf_counter() - tick) * 1e3
+    timings = {"decode": (time.perf_counter() - tick) * 1e3}
+
+    tick = time.perf_counter()
+    bb = cached_backbone(backbone, weights=weights, checkpoint=checkpoint, classes=classes)
+    targets = [resolve_target(t, bb.weights.classes, f) for t, f in ((target_a, "target_a"), (target_b, "target_b"))]
+    timings["load_model"] = (time.perf_counter() - tick) * 1e3
 
     tick = time.perf_counter()
     (an_a, an_b), forward_passes = _cached_analyses(tensors, targets, bb, mode)
     timings["model"] = (time.perf_counter() - tick) * 1e3
 
     tick = time.perf_counter()
-    mixed_applied = box_area(box_a) > 0 and box_area(box_b) > 0
-    lam_area = area_lambda(box_a, height, width) if mixed_applied else 1.0
-    if not mixed_applied:
-        rho_a, rho_b = 1.0, 0.0
-    else:
-        rho_a = lam_area if an_a.spm is None else 1.0 - float(box_mass(an_a.spm, box_a))
-        rho_b = 1.0 - lam_area if an_b.spm is None else float(box_mass(an_b.spm, box_b))
-    mixed = paste(tensors[0], tensors[1], box_a, box_b) if mixed_applied else tensors[0]
+    weighed = _weigh(an_a, an_b, box_a, box_b, (height, width))
+    mixed = paste(tensors[0], tensors[1], box_a, box_b) if weighed["mixed_applied"] else tensors[0]
     mixed_img = Image.fromarray(mixed.permute(1, 2, 0).numpy())
     timings["mix"] = (time.perf_counter() - tick) * 1e3
     timings["total"] = (time.perf_counter() - start) * 1e3
 
-    classes = bb.weights.classes
     return PairResult(
         image_a=img_a,
         image_b=img_b,
         mixed=mixed_img,
         box_a=box_a,
         box_b=box_b,
-        spm_a=an_a.spm,
-        spm_b=an_b.spm,
-        rho_a=rho_a,
-        rho_b=rho_b,
-        area_lambda=lam_area,
-        fallback_a=an_a.spm is None,
-        fallback_b=an_b.spm is None,
-        mixed_applied=mixed_applied,
-        class_a=an_a.cls,
-        class_b=an_b.cls,
-        label_a=classes[an_a.cls],
-        label_b=classes[an_b.cls],
-        topk_a=list(an_a.topk),
-        topk_b=list(an_b.topk),
+        **weighed,
+        **_side("a", an_a, targets[0], bb.weights.classes),
+        **_side("b", an_b, targets[1], bb.weights.classes),
         backbone=backbone,
         mode=mode,
         weights=bb.weights.source,
         weights_kind=bb.weights.kind,
-        seed=int(seed),
-        beta=float(beta),
+        seed=seed,
+        beta=beta,
         forward_passes=forward_passes,
         timings=timings,
     )
+
+
+def _validated_boxes(
+    backbone: str, mode: str, seed: object, beta: object, box_a: object, box_b: object
+) -> tuple[int, float, Box, Box, tuple[int, int]]:
+    """Seed, beta and both boxes, validated before any image is decoded; boxes drawn where none was given."""
+    if mode not in PATCH_MODES:
+        raise InputError("mode", f"unknown patch mode '{excerpt(mode)}'; choose one of: {', '.join(PATCH_MODES)}")
+    seed, beta = seed_value(seed), beta_value(beta)
+    rng = np.random.default_rng(seed)
+    lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
+    height, width = get_spec(backbone).input_size
+    drawn_a, drawn_b = rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
+    box_a = _validate_box(box_a, height, width, "box_a") or drawn_a
+    box_b = _validate_box(box_b, height, width, "box_b") or drawn_b
+    return seed, beta, box_a, box_b, (height, width)
+
+
+def _side(side: str, analysis: _Analysis, target: int | None, classes: Sequence[str]) -> dict[str, object]:
+    """One image's fields of a `PairResult` (`spm_a`, `label_a`, ... for side "a")."""
+    return {
+        f"spm_{side}": analysis.spm,
+        f"fallback_{side}": analysis.spm is None,
+        f"class_{side}": analysis.cls,
+        f"label_{side}": classes[analysis.cls],
+        f"prob_{side}": analysis.prob,
+        f"chosen_{side}": target is not None,
+        f"topk_{side}": list(analysis.topk),
+    }
+
+
+def _weigh(an_a: _Analysis, an_b: _Analysis, box_a: Box, box_b: Box, frame: tuple[int, int]) -> dict[str, object]:
+    """SnapMix's and CutMix's weights for the boxes, with each map's share inside its box (section 3.4)."""
+    share_a = None if an_a.spm is None else float(box_mass(an_a.spm, box_a))
+    share_b = None if an_b.spm is None else float(box_mass(an_b.spm, box_b))
+    mixed_applied = box_area(box_a) > 0 and box_area(box_b) > 0
+    lam_area = area_lambda(box_a, *frame) if mixed_applied else 1.0
+    if not mixed_applied:
+        rho_a, rho_b = 1.0, 0.0
+    else:
+        rho_a = lam_area if share_a is None else 1.0 - share_a
+        rho_b = 1.0 - lam_area if share_b is None else share_b
+    return {
+        "rho_a": rho_a,
+        "rho_b": rho_b,
+        "area_lambda": lam_area,
+        "mixed_applied": mixed_applied,
+        "share_a": share_a,
+        "share_b": share_b,
+    }

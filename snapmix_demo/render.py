@@ -1,10 +1,8 @@
-"""Pictures of a `PairResult`: CAM overlays with boxes, the outlined mixed image, the weights chart.
+"""Pictures of a `PairResult`: CAM overlays or raw maps with their boxes, and the outlined mixed image.
 
-Pure functions of a result and display options (colormap, opacity): changing those
-re-renders without touching the model.
+Pure functions of a result and display options (colormap, opacity, overlay or raw map): changing
+those re-renders without touching the model. The words that explain a result are in `explain.py`.
 """
-
-import html
 
 import numpy as np
 from matplotlib import colormaps
@@ -13,19 +11,41 @@ from PIL import Image, ImageDraw
 from snapmix_demo.pipeline import PairResult
 from snapmix_demo.snapmix import Box
 
-__all__ = ["COLORMAPS", "COLOR_A", "COLOR_B", "draw_box", "heatmap_overlay", "mixed_view", "overlays", "weights_html"]
+__all__ = [
+    "COLORMAPS",
+    "COLOR_A",
+    "COLOR_B",
+    "MIN_BOX_SIDE",
+    "draw_box",
+    "heatmap_overlay",
+    "mixed_view",
+    "overlays",
+    "raw_map",
+]
 
 COLORMAPS = ("jet", "turbo", "inferno", "viridis", "magma")
 COLOR_A = "#2563eb"  # image A and its label
 COLOR_B = "#ea580c"  # image B, its box and the patch taken from it
+MIN_BOX_SIDE = 12  # the smallest frame drawn around a box too narrow to be outlined inside
 
 
 def draw_box(img: Image.Image, box: Box, color: str, width: int = 3) -> Image.Image:
-    """Copy of `img` with the half-open (top, left, bottom, right) `box` outlined inside its pixels."""
+    """Copy of `img` with the half-open (top, left, bottom, right) `box` outlined inside its pixels.
+
+    A box too narrow to show inside its own outline (beta 0.1 draws boxes a pixel wide) is ringed from
+    outside instead, by a frame at least `MIN_BOX_SIDE` wide, so that it and its pixels stay visible.
+    """
     top, left, bottom, right = box
     out = img.copy()
-    if bottom > top and right > left:
+    if bottom <= top or right <= left:
+        return out
+    if min(bottom - top, right - left) > 3 * width:
         ImageDraw.Draw(out).rectangle((left, top, right - 1, bottom - 1), outline=color, width=width)
+        return out
+    pad_y = max(width, (MIN_BOX_SIDE - (bottom - top) + 1) // 2)
+    pad_x = max(width, (MIN_BOX_SIDE - (right - left) + 1) // 2)
+    ring = (left - pad_x, top - pad_y, right - 1 + pad_x, bottom - 1 + pad_y)
+    ImageDraw.Draw(out).rectangle(ring, outline=color, width=width)
     return out
 
 
@@ -46,55 +66,28 @@ def heatmap_overlay(img: Image.Image, spm: np.ndarray | None, *, cmap: str = "je
     return Image.blend(img, Image.fromarray(heat), alpha)
 
 
-def overlays(res: PairResult, *, cmap: str = "jet", alpha: float = 0.5) -> tuple[Image.Image, Image.Image]:
-    """CAM overlays of A (with box A, where the patch lands) and B (with box B, where it is cut from)."""
-    cam_a = draw_box(heatmap_overlay(res.image_a, res.spm_a, cmap=cmap, alpha=alpha), res.box_a, COLOR_A)
-    cam_b = draw_box(heatmap_overlay(res.image_b, res.spm_b, cmap=cmap, alpha=alpha), res.box_b, COLOR_B)
-    return cam_a, cam_b
+def raw_map(spm: np.ndarray | None, size: tuple[int, int], *, cmap: str = "jet") -> Image.Image:
+    """The map alone, colormapped from 0 to its peak (`size` = (width, height)); a flat map is plain grey."""
+    if spm is None:
+        return Image.new("RGB", size, (128, 128, 128))
+    return heatmap_overlay(Image.new("RGB", size), spm, cmap=cmap, alpha=1.0)
+
+
+def overlays(
+    res: PairResult, *, cmap: str = "jet", alpha: float = 0.5, raw: bool = False
+) -> tuple[Image.Image, Image.Image]:
+    """CAMs of A (with box A, where the patch lands) and B (with box B, where it is cut from).
+
+    Overlaid on the images, or with `raw` the maps alone (the SPM, scaled to its peak).
+    """
+    if raw:
+        heat_a, heat_b = (raw_map(spm, res.image_a.size, cmap=cmap) for spm in (res.spm_a, res.spm_b))
+    else:
+        heat_a = heatmap_overlay(res.image_a, res.spm_a, cmap=cmap, alpha=alpha)
+        heat_b = heatmap_overlay(res.image_b, res.spm_b, cmap=cmap, alpha=alpha)
+    return draw_box(heat_a, res.box_a, COLOR_A), draw_box(heat_b, res.box_b, COLOR_B)
 
 
 def mixed_view(res: PairResult) -> Image.Image:
     """The mixed image with the pasted box outlined in B's colour."""
     return draw_box(res.mixed, res.box_a, COLOR_B) if res.mixed_applied else res.mixed
-
-
-def _bar(label: str, value: float, color: str) -> str:
-    pct = max(0.0, min(1.0, value)) * 100
-    return (
-        f'<div class="wbar"><span class="wname">{html.escape(label)}</span>'
-        f'<span class="wtrack"><span class="wfill" style="width:{pct:.1f}%;background:{color}"></span></span>'
-        f'<span class="wval">{value:.3f}</span></div>'
-    )
-
-
-def weights_html(res: PairResult) -> str:
-    """Chart of SnapMix's label weights beside CutMix's area weights for the same boxes."""
-    a, b = f"A: {res.label_a}", f"B: {res.label_b}"
-    rows = ['<div class="wchart"><div class="whead">SnapMix (share of each CAM)</div>']
-    if res.same_class:
-        rows.append(_bar(f"A+B: {res.label_a}", res.rho_a + res.rho_b, COLOR_A))
-    else:
-        rows += [_bar(a, res.rho_a, COLOR_A), _bar(b, res.rho_b, COLOR_B)]
-    rows.append('<div class="whead">CutMix (share of the area)</div>')
-    if res.same_class:
-        rows.append(_bar(f"A+B: {res.label_a}", 1.0, "#64748b"))
-    else:
-        rows += [_bar(a, res.area_lambda, "#64748b"), _bar(b, 1.0 - res.area_lambda, "#94a3b8")]
-    rows.append(f'<div class="wnote">{html.escape(_note(res))}</div></div>')
-    return "".join(rows)
-
-
-def _note(res: PairResult) -> str:
-    """One sentence on what the numbers mean for this pair."""
-    if not res.mixed_applied:
-        return "An empty box: nothing was pasted, so the label stays A's (weights 1 and 0)."
-    if res.same_class:
-        return (
-            f"Both images are '{res.label_a}': one label with weight rho_a + rho_b = "
-            f"{res.rho_a:.3f} + {res.rho_b:.3f} = {res.rho_a + res.rho_b:.3f} (not renormalised to 1)."
-        )
-    fallback = [side for side, flag in (("A", res.fallback_a), ("B", res.fallback_b)) if flag]
-    if fallback:
-        return f"The CAM of {' and '.join(fallback)} is flat (degenerate): its weight falls back to the area share."
-    total = res.rho_a + res.rho_b
-    return f"SnapMix's weights sum to {total:.3f}, not 1: each measures its own image's semantics, never renormalised."

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snapmix_demo.distributed import patched_module
+from snapmix_demo.errors import excerpt
 
 __all__ = [
     "BatchMix",
@@ -77,8 +78,8 @@ def semantic_percent_maps(cams: Tensor) -> tuple[Tensor, Tensor]:
 
 def sample_lam(beta: float, rng: np.random.Generator) -> float:
     """Mixing ratio lam ~ Beta(beta, beta); `beta` must be a positive finite number."""
-    if not (isinstance(beta, int | float) and np.isfinite(beta) and beta > 0):
-        raise ValueError(f"`beta` must be a positive number (the paper uses 5), got {beta!r}")
+    if not (isinstance(beta, int | float) and not isinstance(beta, bool) and np.isfinite(beta) and beta > 0):
+        raise ValueError(f"`beta` must be a positive number (the paper uses 5), got {excerpt(beta)}")
     return float(rng.beta(beta, beta))
 
 

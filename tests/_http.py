@@ -15,6 +15,7 @@ class WeightsServer:
     truncate: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
     delay_s: float = 0.0
+    chunk_delay_s: float = 0.0  # a pause after every 1 MB sent: a slow link, to watch progress arrive
 
     def add(self, stem: str, data: bytes, *, prefix_of: bytes | None = None) -> str:
         """Serve `data` as `<stem>-<sha256 prefix>.pth` (the prefix of `prefix_of`, to serve a tampered file)."""
@@ -36,7 +37,10 @@ def serve(server: WeightsServer) -> ThreadingHTTPServer:
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data[: len(data) // 2] if name in server.truncate else data)
+            body = data[: len(data) // 2] if name in server.truncate else data
+            for start in range(0, len(body), 1 << 20):
+                self.wfile.write(body[start : start + (1 << 20)])
+                threading.Event().wait(server.chunk_delay_s)
 
         def log_message(self, *args):
             pass

@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated offline environment, seeded inputs, a session cache of real backbones."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,12 @@ from PIL import Image  # noqa: E402
 
 from snapmix_demo import pipeline  # noqa: E402
 from snapmix_demo.weights import load_backbone  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    """Remove the session's scratch folder (models, temp files, browser profile): CI machines keep /tmp."""
+    if not os.environ.get("SNAPMIX_KEEP_TEST_SCRATCH"):
+        shutil.rmtree(_SCRATCH, ignore_errors=True)
 
 
 def pytest_addoption(parser):

@@ -1,16 +1,18 @@
 """The real app over loopback through gradio_client: the /snapmix endpoint, its errors, and cheap re-runs."""
 
+import json
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from snapmix_demo import PATCH_MODES
-from snapmix_demo.app import EXAMPLES
+from snapmix_demo.app.examples import PHOTO_PAIRS, example_sets
 from snapmix_demo.imageio import MAX_BYTES
 
-CAT, COFFEE = EXAMPLES[2]
+CAT, COFFEE = PHOTO_PAIRS[0]
 BASE = {"backbone": "resnet18", "mode": "default", "seed": 0, "weights": "random"}
 
 
@@ -73,9 +75,13 @@ def test_explicit_boxes_and_targets(client):
     assert res["class_b"] == 7
 
 
-@pytest.mark.parametrize("pair", EXAMPLES, ids=lambda p: f"{Path(p[0]).stem}+{Path(p[1]).stem}")
-def test_every_example_runs(client, pair):
-    res = call(client, *pair, backbone="tf_efficientnet_lite0", weights="auto")
+SHOWN = [(chosen, pair) for chosen in example_sets() for pair in chosen.pairs]
+
+
+@pytest.mark.parametrize(("chosen", "pair"), SHOWN, ids=[f"{Path(a).stem}+{Path(b).stem}" for _, (a, b) in SHOWN])
+def test_every_example_runs_on_the_model_it_carries(client, chosen, pair):
+    res = call(client, *pair, backbone=chosen.backbone, weights=chosen.weights)
+    assert res["weights_kind"] == chosen.weights
     assert 0 <= res["rho_a"] <= 1
     assert 0 <= res["rho_b"] <= 1
 
@@ -89,15 +95,26 @@ def _assert_clean(message: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        ({"image_a": None}, "Please provide Image A"),
-        ({"image_b": None}, "Please provide Image B"),
+        ({"image_a": None}, "`image_a`: please upload or paste an image"),
+        ({"image_b": None}, "`image_b`: please upload or paste an image"),
         ({"backbone": "resnt18"}, "did you mean `resnet18`"),
         ({"backbone": "vit_b_16"}, "not supported"),
-        ({"mode": "monkey"}, "Unknown patch mode"),
-        ({"beta": -1}, "`beta` must be a positive number"),
-        ({"box_a": "1,2,3"}, "four integers"),
-        ({"box_a": "0,0,999,10"}, "box_a"),
-        ({"target_a": "not a class"}, "Unknown target class"),
+        ({"mode": "monkey"}, "`mode`: unknown patch mode"),
+        ({"beta": -1}, "`beta`: must be a positive number"),
+        ({"beta": None}, "`beta`: must be a positive number (the paper uses 5), got nothing"),
+        ({"beta": "abc"}, "`beta`: must be a positive number"),
+        ({"seed": 1.5}, "`seed`: must be a whole number"),
+        ({"seed": 0.5}, "`seed`: must be a whole number"),
+        ({"seed": True}, "`seed`: must be a whole number"),
+        ({"seed": "abc"}, "`seed`: must be a whole number"),
+        ({"seed": None}, "`seed`: must be a whole number from 0 to 2^63 - 1, got nothing"),
+        ({"seed": -3}, "`seed`: must be a whole number"),
+        ({"box_a": "1,2,3"}, "`box_a`: must be four whole numbers"),
+        ({"box_a": "1_0, 0, 50, 50"}, "`box_a`: must be four whole numbers"),
+        ({"box_a": "0,0,999,10"}, "`box_a`"),
+        ({"target_a": "not a class"}, "`target_a`: unknown target class"),
+        ({"target_b": "1_0"}, "`target_b`: unknown target class"),
+        ({"target_b": "9" * 5000}, "`target_b`: has more than 6 digits"),
         ({"weights": "imagenet"}, "Could not download the ImageNet weights of `resnet18`"),
     ],
 )
@@ -108,10 +125,43 @@ def test_bad_requests_get_clear_messages(client, kwargs, expected):
     _assert_clean(str(e.value))
 
 
+def test_nan_and_infinite_seeds_are_refused_by_name(app_url):
+    # JSON has no NaN: a raw request carries what some clients' serialisers send anyway
+    with open(CAT, "rb") as a, open(COFFEE, "rb") as b:
+        files = [("files", ("a.jpg", a)), ("files", ("b.jpg", b))]
+        paths = httpx.post(f"{app_url}gradio_api/upload", files=files, timeout=30).json()
+    images = [{"path": p, "meta": {"_type": "gradio.FileData"}} for p in paths]
+    for seed in ("NaN", "Infinity", "-Infinity"):
+        values = json.dumps([*images, "resnet18", "default", "SEED", "random", "predicted", "predicted", 5.0, "", ""])
+        body = '{"data": ' + values.replace('"SEED"', seed) + "}"
+        headers = {"content-type": "application/json"}
+        event = httpx.post(f"{app_url}gradio_api/call/snapmix", content=body, headers=headers, timeout=30).json()
+        stream = httpx.get(f"{app_url}gradio_api/call/snapmix/{event['event_id']}", timeout=60).text
+        assert "event: error" in stream and "`seed`: must be a whole number" in stream, stream
+
+
+def test_boxes_accept_spaces_and_brackets(client):
+    res = call(client, box_a="10 20 110 120", box_b="[0, 0, 50, 50]", seed=1)
+    assert (res["box_a"], res["box_b"]) == ([10, 20, 110, 120], [0, 0, 50, 50])
+
+
+def test_whole_seeds_are_not_rounded(client):
+    assert call(client, seed=2.0)["seed"] == 2
+
+
+def test_errors_quote_a_short_escaped_excerpt(client):
+    typed = "<b>bold</b><img src=x onerror=alert(1)>" + "x" * 10_000
+    with pytest.raises(AppError) as e:
+        call(client, target_a=typed)
+    message = str(e.value)
+    assert len(message) < 300, f"{len(message)} characters: the whole input came back"
+    assert "<b>" not in message and "<img" not in message and "&lt;b&gt;" in message
+
+
 def test_a_non_image_file_gets_a_clear_message(client, tmp_path):
     fake = tmp_path / "notes.png"
     fake.write_text("this is not an image")
-    with pytest.raises(AppError, match="not an image in a supported format") as e:
+    with pytest.raises(AppError, match="`image_a`: this file is not an image in a supported format") as e:
         call(client, image_a=str(fake))
     _assert_clean(str(e.value))
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from snapmix_demo import snapmix_pair
-from snapmix_demo.app import EXAMPLES
+from snapmix_demo.app.examples import PHOTO_PAIRS
 
-CAT, COFFEE = EXAMPLES[2]
+CAT, COFFEE = PHOTO_PAIRS[0]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -66,8 +66,15 @@ def test_help_lists_the_options():
     [
         (["--backbone", "vgg16"], "invalid choice"),
         (["--mode", "monkey"], "invalid choice"),
-        (["--box-a", "1,2"], "TOP,LEFT,BOTTOM,RIGHT"),
-        (["--beta", "0"], "beta"),
+        (["--box-a", "1,2"], "argument --box-a: must be four whole numbers"),
+        (["--box-a", "1_0,0,50,50"], "argument --box-a: must be four whole numbers"),
+        (["--box-a", "0 0 999 10"], "--box-a: (0, 0, 999, 10) must satisfy"),
+        (["--seed", "1_0"], "argument --seed: must be a whole number written with the digits 0-9"),
+        (["--seed", "1.5"], "argument --seed: must be a whole number"),
+        (["--seed", "9" * 5000], "argument --seed: has more than 19 digits"),
+        (["--beta", "0"], "--beta: must be a positive number"),
+        (["--beta", "nan"], "--beta: must be a positive number"),
+        (["--target-a", "1_0"], "--target-a: unknown target class"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
@@ -75,6 +82,25 @@ def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+    error = done.stderr.strip().splitlines()[-1]  # after argparse's usage, when argparse refused it
+    assert error.startswith("python -m snapmix_demo: error: ") and message in error, done.stderr
+    assert len(error) < 300, "a short excerpt of the value, never the whole of it"
+
+
+def test_boxes_take_spaces_and_brackets(tmp_path):
+    done = run_cli(CAT, COFFEE, "--weights", "random", "--box-a", "[10 20 110 120]", "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "o" / "result.json").read_text())["box_a"] == [10, 20, 110, 120]
+
+
+def test_an_out_that_cannot_be_a_folder_exits_2_with_one_line(tmp_path):
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a folder")
+    for out in (a_file, a_file / "below"):  # an existing file; a folder that cannot be created under it
+        done = run_cli(CAT, COFFEE, "--weights", "random", "--out", str(out))
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "--out" in done.stderr, done.stderr
 
 
 def test_unreadable_inputs_exit_2_with_one_line(tmp_path):

@@ -23,11 +23,12 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from snapmix_demo import PATCH_MODES, pipeline, weights
-from snapmix_demo.app import EXAMPLES, handlers, server
+from snapmix_demo.app import files, handlers, server
+from snapmix_demo.app.examples import PHOTO_PAIRS
 from snapmix_demo.imageio import MAX_BYTES
 from tests._files import encode, gif_declaring, png_declaring
 
-CAT, COFFEE = EXAMPLES[2]
+CAT, COFFEE = PHOTO_PAIRS[0]
 BASE = {"backbone": "resnet18", "mode": "default", "seed": 0, "weights": "random"}
 CHEAP = ("resnet18", "mobilenet_v2", "tv_efficientnet_b0", "mixnet_s")
 LEAKS = ("/tmp", "Traceback", "site-packages")
@@ -99,7 +100,7 @@ _NOT_IMAGES = {
     "pdf": lambda: encode(Image.new("RGB", (8, 8), (255, 0, 0)), "PDF"),
 }
 _REFUSED: dict[str, tuple[str, Callable[[], bytes], str]] = {
-    "empty": ("empty.png", lambda: b"", "The file is empty"),
+    "empty": ("empty.png", lambda: b"", "the file is empty"),
     "truncated-jpeg": ("cut.jpg", lambda: encode(_picture(1), "JPEG")[:600], "truncated or corrupt"),
     "truncated-png": ("cut.png", lambda: encode(_picture(2), "PNG")[:4000], "truncated or corrupt"),
     **{
@@ -122,6 +123,7 @@ def test_hostile_upload_gets_a_clear_message(client, tmp_path, case, side):
     with pytest.raises(AppError) as e:
         _call(client, **{side: _write(tmp_path, name, data)})
     assert phrase in str(e.value), f"{e.value!s} lacks {phrase!r}"
+    assert f"`{side}`:" in str(e.value), "the message names the image"
     _assert_clean(str(e.value))
     _assert_still_serving(client)
 
@@ -408,10 +410,9 @@ def test_memory_and_caches_stay_bounded_over_many_requests(client, tmp_path):
 
 def test_result_files_folder_stays_bounded():
     extra = 6
-    for seed in range(handlers.KEEP_RESULT_FILES + extra):
-        outputs = handlers.on_run(
-            CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "", "jet", 0.5
-        )
-        assert Path(outputs[-1]).exists()
-    kept = list(server.RESULTS_DIR.glob("*.json"))
-    assert 0 < len(kept) <= handlers.KEEP_RESULT_FILES
+    for seed in range(files.KEEP_RESULT_FOLDERS + extra):
+        request = (CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "")
+        outputs = handlers.on_run(*request, "jet", 0.5, handlers.VIEWS[0])
+        assert outputs[0].error is None and all(Path(p).exists() for p in outputs[-1])
+    kept = list(server.RESULTS_DIR.glob("r-*/result.json"))
+    assert 0 < len(kept) <= files.KEEP_RESULT_FOLDERS

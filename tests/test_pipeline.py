@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from snapmix_demo import PATCH_MODES, snapmix_pair
+from snapmix_demo import PATCH_MODES, ImageError, snapmix_pair
+from snapmix_demo.errors import InputError
 from snapmix_demo.pipeline import clear_caches, resolve_target
 from snapmix_demo.snapmix import box_mass
 from snapmix_demo.weights import cached_backbone, model_cache_info
@@ -165,7 +166,7 @@ def test_to_dict_is_json_safe(photo_pair):
         ({"seed": 1.5}, "seed"),
         ({"box_a": (0, 0, 300, 10)}, "box_a"),
         ({"box_b": (5, 5, 2, 9)}, "box_b"),
-        ({"box_a": "top"}, "four integers"),
+        ({"box_a": "top"}, "four whole numbers"),
         ({"target_a": 1000}, "out of range"),
         ({"target_b": "not a class"}, "unknown target class"),
     ],
@@ -173,6 +174,68 @@ def test_to_dict_is_json_safe(photo_pair):
 def test_bad_arguments_raise_clear_errors(photo_pair, kwargs, message):
     with pytest.raises(ValueError, match=message):
         snapmix_pair(*photo_pair, **(PAIR | kwargs))
+
+
+_HUGE = "9" * 5000
+BAD_VALUES = [  # issue 15, item 6: refused alike in every entry point, with the field named
+    ("seed", 0.5),
+    ("seed", 1.5),
+    ("seed", True),
+    ("seed", float("nan")),
+    ("seed", float("inf")),
+    ("seed", "3"),
+    ("seed", None),
+    ("seed", 10**5000),
+    ("beta", None),
+    ("beta", True),
+    ("beta", "5"),
+    ("box_a", "1_0, 0, 50, 50"),
+    ("box_a", f"{_HUGE}, 0, 50, 50"),
+    ("box_a", "١٠, 0, 50, 50"),  # Arabic-Indic digits, which int() would read
+    ("box_a", (1.5, 0, 50, 50)),
+    ("box_b", (True, 0, 50, 50)),
+    ("box_b", "10 10 100"),
+    ("target_a", "1_0"),
+    ("target_b", _HUGE),
+    ("target_a", 10**5000),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_VALUES, ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD_VALUES)])
+def test_bad_values_are_refused_with_the_field_named_and_a_short_excerpt(photo_pair, field, value):
+    with pytest.raises(InputError) as e:
+        snapmix_pair(*photo_pair, **(PAIR | {field: value}))
+    assert e.value.field == field and str(e.value).startswith(f"`{field}`: ")
+    assert len(str(e.value)) < 250, "the message quotes an excerpt, never the whole value"
+
+
+@pytest.mark.parametrize(
+    "text", ["10 20 110 120", "10,20,110,120", "10, 20, 110, 120", "[10 20 110 120]", "(10, 20, 110, 120)"]
+)
+def test_boxes_accept_commas_spaces_and_brackets(photo_pair, text):
+    assert snapmix_pair(*photo_pair, **PAIR, box_a=text).box_a == (10, 20, 110, 120)
+
+
+def test_whole_floats_are_whole_numbers(photo_pair):
+    assert snapmix_pair(*photo_pair, **PAIR, seed=2.0).to_dict() | {"timings_ms": 0, "forward_passes": 0} == (
+        snapmix_pair(*photo_pair, **PAIR, seed=2).to_dict() | {"timings_ms": 0, "forward_passes": 0}
+    )
+
+
+def test_an_unusable_image_names_its_argument(photo_pair):
+    with pytest.raises(ImageError) as e:
+        snapmix_pair(photo_pair[0], b"not an image", **PAIR)
+    assert isinstance(e.value, InputError) and e.value.field == "image_b"
+    assert "not an image in a supported format" in e.value.problem
+
+
+def test_the_result_says_how_each_weight_came_about(photo_pair):
+    res = snapmix_pair(*photo_pair, **PAIR, seed=3, target_b=7)
+    assert res.share_a == pytest.approx(float(box_mass(res.spm_a, res.box_a))) == pytest.approx(1 - res.rho_a)
+    assert res.share_b == pytest.approx(res.rho_b)
+    assert (res.chosen_a, res.chosen_b) == (False, True)
+    assert res.prob_a == pytest.approx(res.topk_a[0][1]), "the predicted class's probability is its top-1's"
+    assert 0 <= res.prob_b <= 1 and res.class_b == 7
 
 
 def test_targets_by_name_and_index():

@@ -1,11 +1,20 @@
-"""Overlays, boxes and the weights chart drawn from a result, without the model."""
+"""Overlays, raw maps and boxes drawn from a result, without the model."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from snapmix_demo import snapmix_pair
-from snapmix_demo.render import COLOR_A, COLORMAPS, draw_box, heatmap_overlay, mixed_view, overlays, weights_html
+from snapmix_demo.render import (
+    COLOR_A,
+    COLORMAPS,
+    MIN_BOX_SIDE,
+    draw_box,
+    heatmap_overlay,
+    mixed_view,
+    overlays,
+    raw_map,
+)
 
 
 def test_draw_box_outlines_inside_the_half_open_box():
@@ -57,8 +66,33 @@ def test_mixed_view_outlines_the_patch_only(result):
     assert (rows.min(), cols.min(), rows.max() + 1, cols.max() + 1) == result.box_a
 
 
-def test_weights_chart_names_both_labels_and_numbers(result):
-    html = weights_html(result)
-    assert f"{result.rho_a:.3f}" in html and f"{result.rho_b:.3f}" in html
-    assert f"{result.area_lambda:.3f}" in html
-    assert "not 1" in html or "not renormalised" in html
+@pytest.mark.parametrize("box", [(100, 50, 101, 52), (100, 50, 101, 150), (0, 0, 1, 1), (223, 223, 224, 224)])
+def test_a_box_a_pixel_wide_is_ringed_from_outside_and_stays_visible(box):
+    img = Image.new("RGB", (224, 224), "black")
+    red = np.all(np.asarray(draw_box(img, box, "#ff0000")) == (255, 0, 0), axis=-1)
+    top, left, bottom, right = box
+    assert not red[top:bottom, left:right].any(), "the box's own pixels are not painted over"
+    rows, cols = np.nonzero(red)
+    assert rows.max() - rows.min() + 1 >= min(MIN_BOX_SIDE, 224 - top, bottom) - 1
+    assert cols.max() - cols.min() + 1 >= min(MIN_BOX_SIDE, 224 - left, right) - 1
+    assert red.sum() >= 4 * MIN_BOX_SIDE or top in (0, 223), f"only {red.sum()} pixels of outline"
+
+
+def test_beta_one_tenth_draws_visible_boxes():
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (60, 90, 3), dtype=np.uint8) for _ in range(2))
+    for seed in range(20):  # Beta(0.1, 0.1) draws lam near 0 or 1: boxes of the whole image or a few pixels
+        res = snapmix_pair(a, b, backbone="resnet18", weights="random", beta=0.1, seed=seed)
+        if not res.mixed_applied:
+            continue
+        outline = np.all(np.asarray(overlays(res)[0]) == tuple(int(COLOR_A[i : i + 2], 16) for i in (1, 3, 5)), -1)
+        assert outline.sum() >= 30, f"seed {seed}: box A {res.box_a} shows only {outline.sum()} outline pixels"
+
+
+def test_the_raw_view_shows_the_map_alone(result):
+    raw_a, _ = overlays(result, raw=True, cmap="viridis")
+    assert np.array_equal(
+        np.asarray(raw_a)[20:100, 0:10], np.asarray(raw_map(result.spm_a, (224, 224), cmap="viridis"))[20:100, 0:10]
+    ), "outside the box, the raw view is the colormapped map"
+    flat = np.asarray(raw_map(None, (8, 6)))
+    assert (flat == 128).all(), "a flat map has no values to show: plain grey"

@@ -1,6 +1,7 @@
 """The Gradio app, split by concern.
 
-`layout` (the page), `handlers` (widgets <-> core), `api` (the public endpoint), `examples`,
+`layout` (the page), `handlers` (widgets <-> core), `api` (the public endpoint), `files` (the
+downloads), `examples`,
 `playground` (the `@patch_to` tab), `style` (CSS) and `server` (how it is served: `settings`, the
 `guard` middleware with `bodies` and `fairness`, its `upkeep` with `tempfiles`, and `logs`).
 """

@@ -1,18 +1,24 @@
 """The public HTTP endpoint `/snapmix`: plain files and values in, the result's JSON facts out.
 
-Its inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`), so the core decodes and
-validates everything; every UI event is private, this is the one public endpoint.
+Its inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`) whose event skips Gradio's
+preprocessing, so every value reaches the core as it was sent: the core decodes and validates everything
+and its messages name the parameters (`` `seed`: must be a whole number ...``). Every UI event is
+private; this is the one public endpoint.
 """
+
+import html
+import logging
 
 import gradio as gr
 
-from snapmix_demo.app.handlers import PREDICTED, run_pair, user_errors
+from snapmix_demo.app.handlers import GENERIC, PREDICTED, message_for, run_pair
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 
 __all__ = ["api_inputs", "snapmix"]
 
+logger = logging.getLogger(__name__)
 
-@user_errors
+
 def snapmix(
     image_a: bytes,
     image_b: bytes,
@@ -27,15 +33,21 @@ def snapmix(
     box_b: str,
 ) -> dict:
     """SnapMix two images; returns the result's facts (rho_a, rho_b, boxes, classes, ...) as JSON."""
-    res = run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
+    try:
+        res = run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
+    except ValueError as e:  # the core's messages are for the user; escaped, as Gradio shows errors as HTML
+        raise gr.Error(html.escape(message_for(e, labels={})), print_exception=False) from None
+    except Exception:
+        logger.exception("unexpected error in /snapmix")
+        raise gr.Error(GENERIC) from None
     return res.to_dict()
 
 
 def api_inputs() -> list[gr.components.Component]:
     """The endpoint's parameters, in order; their labels are the parameter names clients see."""
     return [
-        gr.File(label="image_a", type="binary"),  # "filepath" leaves an empty temp file per call (Gradio 6.31)
-        gr.File(label="image_b", type="binary"),
+        gr.File(label="image_a"),
+        gr.File(label="image_b"),
         gr.Textbox(DEFAULT_BACKBONE, label="backbone"),
         gr.Textbox("default", label="mode"),
         gr.Number(0, label="seed", precision=0),

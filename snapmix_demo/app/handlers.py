@@ -1,44 +1,87 @@
-"""Event handlers: translate between the widgets and the core (`snapmix_pair`, `render`); no layout, no math.
+"""Event handlers: translate between the widgets and the core (`snapmix_pair`, `render`, `explain`); no layout, no math.
 
-Known input errors become a short `gr.Error`; anything else is logged and the user sees a
-generic message.
+Events that take the images get Gradio's raw payloads (`RAW`): `gr.Image` would otherwise open every
+upload with PIL before any handler runs, so a text file renamed `.png` or a header that claims 20000 x
+20000 pixels would fail inside Gradio, with a bare "Error" on every output. Raw, the uploaded file goes
+to the core's `imageio.load_image`, and a number such as the seed arrives as sent (`gr.Number` would
+round 1.5 to 2) for the core to validate.
+
+A run that fails does not raise: raising would stamp a bare "Error" on every output panel. It
+clears the results and shows the message instead, above them and in a toast. What is on screen is
+kept in a `Shown` state with the control values it was computed from, so that any later change of
+a control can be compared with it and the results marked out of date.
 """
 
+import base64
 import functools
-import hashlib
-import json
+import html
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import gradio as gr
 import torch
 
-from snapmix_demo.app.server import RESULTS_DIR
+from snapmix_demo.app.files import write_result_files
 from snapmix_demo.backbones import BACKBONES, get_spec
+from snapmix_demo.errors import InputError
+from snapmix_demo.explain import (
+    banner_html,
+    caption_html,
+    error_html,
+    mixed_caption_html,
+    status_html,
+    topk_html,
+    weights_html,
+)
+from snapmix_demo.imageio import MAX_BYTES
+from snapmix_demo.inputs import seed_value
 from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
-from snapmix_demo.render import mixed_view, overlays, weights_html
-from snapmix_demo.weights import available_weights, weights_classes
+from snapmix_demo.render import mixed_view, overlays
+from snapmix_demo.weights import available_weights, fetch_imagenet, imagenet_status, weights_classes
 
 __all__ = [
+    "CHART_PLACEHOLDER",
+    "FIELD_LABELS",
     "MODE_NOTES",
     "PREDICTED",
+    "RAW",
+    "RAW_VIEW",
+    "REQUEST",
+    "RESULT_OUTPUTS",
+    "TOP_PLACEHOLDERS",
+    "VIEWS",
+    "Shown",
     "backbone_choices",
     "class_choices",
+    "default_weights",
+    "image_source",
+    "message_for",
+    "on_auto",
     "on_backbone",
+    "on_check",
     "on_display",
+    "on_example",
     "on_mode",
     "on_new_boxes",
     "on_run",
     "on_weights",
     "patch_source",
     "run_pair",
-    "user_errors",
+    "weights_choices",
 ]
 
 logger = logging.getLogger(__name__)
 
 PREDICTED = "predicted"
+RAW = {"preprocess": False}  # for events that take the images: see the module docstring
+_MAX_DATA_URL_CHARS = (MAX_BYTES // 3 + 2) * 4  # base64 of one byte more than the decoder accepts
+VIEWS = ("CAM overlay", "raw SPM")
+RAW_VIEW = VIEWS[1]
+CHART_PLACEHOLDER = "<div class='wnote'>Run SnapMix to see the label weights.</div>"
+TOP_PLACEHOLDERS = {side: f"<div class='wnote'>The top-5 classes of {side} appear after a run.</div>" for side in "AB"}
+GENERIC = "Something went wrong on our side; it has been logged. Please try again."
 MODE_NOTES = {
     "default": "**default**: a plain method, bound to the *instance*: `model.get_fc()` returns the final Linear.",
     "cls_method": (
@@ -47,32 +90,62 @@ MODE_NOTES = {
     ),
     "as_prop": "**as_prop**: a read-only *property* of the instance, read without parentheses: `model.fc_layer`.",
 }
-KEEP_RESULT_FILES = 64
+# What a run takes, by the page's component names (`run_pair`'s order), then the display options; and what
+# it returns, in order.
+REQUEST = ("img_a", "img_b", "backbone", "weights", "mode", "target_a", "target_b", "beta", "seed", "box_a", "box_b")
+RESULT_OUTPUTS = (
+    "state",
+    "banner",
+    "cam_a",
+    "caption_a",
+    "cam_b",
+    "caption_b",
+    "mixed",
+    "caption_mixed",
+    "chart",
+    "top_a",
+    "top_b",
+    "status",
+    "downloads",
+)
+# The core's argument names, as the page labels those fields.
+FIELD_LABELS = {
+    "image_a": "Image A",
+    "image_b": "Image B",
+    "mode": "@patch_to mode",
+    "target_a": "Class of A",
+    "target_b": "Class of B",
+    "beta": "beta",
+    "seed": "Seed of the boxes",
+    "box_a": "Box A",
+    "box_b": "Box B",
+}
 
 
-# ## Translating errors
+@dataclass(frozen=True)
+class Shown:
+    """What the results area shows: a result or an error, and the control values it came from."""
+
+    request: tuple
+    result: PairResult | None = None
+    error: str | None = None
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Turn the core's ValueErrors into `gr.Error`; log anything else and show a generic message."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except ValueError as e:  # includes ImageError
-            raise gr.Error(_sentence(str(e)), print_exception=False) from None
-        except Exception:
-            logger.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error("Something went wrong on our side; it has been logged. Please try again.") from None
-
-    return wrapper
+# ## Messages
 
 
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+def message_for(error: Exception, labels: dict[str, str] = FIELD_LABELS) -> str:
+    """A user-facing sentence for a known error; an `InputError` is named by its field's label (else `field`)."""
+    if isinstance(error, InputError):
+        text = f"{labels.get(error.field, f'`{error.field}`')}: {error.problem}"
+    else:
+        text = str(error)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _toast(message: str) -> None:
+    """A warning toast (raising `gr.Error` would mark every output panel "Error"); toasts render HTML: escaped."""
+    gr.Warning(html.escape(message))
 
 
 # ## Choices that follow the backbone and its weights
@@ -81,7 +154,22 @@ def _sentence(message: str) -> str:
 def backbone_choices() -> list[tuple[str, str]]:
     """Dropdown entries grouped by library: (shown label, registry key)."""
     specs = sorted(BACKBONES.values(), key=lambda s: (s.source, s.name))
-    return [(f"{s.source} · {s.name}", s.name) for s in specs]
+    return [(f"{s.name} ({s.source})", s.name) for s in specs]
+
+
+def weights_choices(backbone: str) -> list[tuple[str, str]]:
+    """Weights radio entries: ImageNet always (with its download size when it must be fetched), shapes, random."""
+    status = imagenet_status(backbone)
+    imagenet = "ImageNet" if status != "download" else f"ImageNet (download, {get_spec(backbone).download_mb:.0f} MB)"
+    kinds = [(imagenet, "imagenet")]
+    if "shapes" in available_weights(backbone):
+        kinds.append(("shapes (bundled)", "shapes"))
+    return [*kinds, ("random", "random")]
+
+
+def default_weights(backbone: str) -> str:
+    """The best weights at hand without a download."""
+    return available_weights(backbone)[0]
 
 
 def class_choices(backbone: str, weights: str) -> list[str]:
@@ -101,21 +189,50 @@ def _model_class(backbone: str) -> type:
         return type(get_spec(backbone).builder(num_classes=1))
 
 
-def on_backbone(backbone: str):
-    """New backbone: its available weights, class lists and patch source."""
-    kinds = available_weights(backbone)
-    classes = class_choices(backbone, kinds[0])
+def _model_widgets(backbone: str, weights: str) -> tuple:
+    classes = class_choices(backbone, weights)
     return (
-        gr.Radio(choices=kinds, value=kinds[0]),
+        gr.Radio(choices=weights_choices(backbone), value=weights),
         gr.Dropdown(choices=classes, value=PREDICTED),
         gr.Dropdown(choices=classes, value=PREDICTED),
     )
 
 
-def on_weights(backbone: str, weights: str):
-    """New weights: the class lists follow them."""
-    classes = class_choices(backbone, weights)
-    return gr.Dropdown(choices=classes, value=PREDICTED), gr.Dropdown(choices=classes, value=PREDICTED)
+def on_backbone(backbone: str):
+    """New backbone: its weights (the best at hand selected), class lists, and the patch source of the mode."""
+    return _model_widgets(backbone, default_weights(backbone))
+
+
+def on_example(backbone: str, weights: str, mode: str):
+    """An example's model: backbone, weights, class lists reset to "predicted", patch source."""
+    return (backbone, *_model_widgets(backbone, weights), patch_source(backbone, mode))
+
+
+def _download_progress(progress: gr.Progress, backbone: str) -> Callable[[int, int | None], None]:
+    def report(done: int, total: int | None) -> None:
+        shown = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        progress(done / total if total else None, desc=f"Downloading the ImageNet weights of {backbone}: {shown}")
+
+    return report
+
+
+def _ensure_weights(backbone: str, weights: str, progress: gr.Progress) -> None:
+    """Download ImageNet weights that are asked for and not here yet, with a progress bar."""
+    if weights == "imagenet" and imagenet_status(backbone) == "download":
+        fetch_imagenet(backbone, progress=_download_progress(progress, backbone))
+
+
+def on_weights(backbone: str, weights: str, progress=gr.Progress()):  # noqa: B008 (Gradio's progress idiom)
+    """New weights: ImageNet weights not here yet are downloaded now; the class lists follow the weights.
+
+    A failed download says why in a toast and falls back to the best weights at hand.
+    """
+    try:
+        _ensure_weights(backbone, weights, progress)
+    except ValueError as e:  # DownloadError
+        _toast(message_for(e))
+        weights = default_weights(backbone)
+    return _model_widgets(backbone, weights)
 
 
 def on_mode(backbone: str, mode: str):
@@ -126,92 +243,114 @@ def on_mode(backbone: str, mode: str):
 # ## Running the pipeline
 
 
-def _parse_box(text: str | None, name: str) -> tuple[int, ...] | None:
-    if text is None or not str(text).strip():
-        return None
-    try:
-        return tuple(int(v) for v in str(text).replace(" ", "").split(","))
-    except ValueError:
-        raise ValueError(f"{name} must be four integers: top, left, bottom, right (or empty to draw it)") from None
+def image_source(payload: dict | str | bytes | None) -> str | bytes | None:
+    """What the core decodes from an image input's raw payload: the uploaded file's path, a data URL's bytes."""
+    if not isinstance(payload, dict):
+        return payload
+    url = payload.get("url") or ""
+    if url.startswith("data:"):
+        encoded = url.partition(",")[2][:_MAX_DATA_URL_CHARS]
+        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=False)
+    return payload.get("path")
 
 
-def _require(image, name: str):
-    if image is None:
-        raise gr.Error(f"Please provide {name}: upload or paste an image, or pick an example.", print_exception=False)
-    return image
+def _request(values: tuple) -> tuple:
+    """The request values with the images as sources, so that two requests compare equal when they would agree."""
+    return (image_source(values[0]), image_source(values[1]), *values[2:])
 
 
 def run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b) -> PairResult:
-    """`snapmix_pair` on widget values: images required, boxes and seed parsed from what the user typed."""
+    """`snapmix_pair` on raw widget values, as they came: the core decodes, validates and names what it refuses."""
+    image_a, image_b = image_source(image_a), image_source(image_b)
+    for image, field in ((image_a, "image_a"), (image_b, "image_b")):
+        if image is None:
+            raise InputError(field, "please upload or paste an image, or pick an example")
     return snapmix_pair(
-        _require(image_a, "Image A"),
-        _require(image_b, "Image B"),
+        image_a,
+        image_b,
         backbone=backbone,
         weights=weights or "auto",
         mode=mode,
         target_a=target_a,
         target_b=target_b,
-        beta=float(beta),
-        seed=_seed(seed),
-        box_a=_parse_box(box_a, "Box A"),
-        box_b=_parse_box(box_b, "Box B"),
+        beta=beta,
+        seed=seed,
+        box_a=box_a,
+        box_b=box_b,
     )
 
 
-def _seed(seed) -> int:
-    if seed is None or float(seed) != int(float(seed)):
-        raise ValueError(f"the seed must be a whole number, got {seed!r}")
-    return int(float(seed))
-
-
-def _status(res: PairResult) -> str:
-    fallback = [s for s, flag in (("A", res.fallback_a), ("B", res.fallback_b)) if flag]
-    flat = f"flat CAM of {' and '.join(fallback)}: area weights used" if fallback else "none"
-    reused = "model run" if res.forward_passes else "CAMs reused from cache"
-    warning = " ⚠️" if res.weights_kind == "random" else ""
+def _views(shown: Shown, cmap: str, alpha: float, view: str) -> tuple:
+    """Every output of a run, in `RESULT_OUTPUTS` order, for a result."""
+    res = shown.result
+    cam_a, cam_b = overlays(res, cmap=cmap, alpha=float(alpha), raw=view == RAW_VIEW)
+    files = write_result_files(res, cam_a, cam_b, mixed_view(res))
     return (
-        f"<div><b>{res.backbone}</b> ({get_spec(res.backbone).source}) · mode <b>{res.mode}</b> · "
-        f"weights{warning}: {res.weights} · fallback: {flat} · boxes of seed {res.seed}, beta {res.beta:g} · "
-        f'<span class="timing">{res.timings["total"]:.0f} ms ({reused})</span></div>'
-    )
-
-
-def _result_file(res: PairResult) -> str:
-    """Write `to_dict()` to a small rotating folder (Gradio copies it into its own cache)."""
-    text = json.dumps(res.to_dict(), indent=2)
-    path = RESULTS_DIR / f"snapmix-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
-    path.write_text(text)
-    for old in sorted(RESULTS_DIR.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-KEEP_RESULT_FILES]:
-        old.unlink(missing_ok=True)
-    return str(path)
-
-
-@user_errors
-def on_run(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b, cmap, alpha):
-    """Run a pair; returns the state first, then every output widget."""
-    res = run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
-    cam_a, cam_b = overlays(res, cmap=cmap, alpha=float(alpha))
-    return (
-        res,
-        cam_a,
-        cam_b,
-        mixed_view(res),
+        shown,
+        banner_html(res, stale=False),
+        files["cam_a.png"],
+        caption_html(res, "A"),
+        files["cam_b.png"],
+        caption_html(res, "B"),
+        files["mixed.png"],
+        mixed_caption_html(res),
         weights_html(res),
-        dict(res.topk_a),
-        dict(res.topk_b),
-        _status(res),
-        _result_file(res),
+        topk_html(res, "A"),
+        topk_html(res, "B"),
+        status_html(res),
+        list(files.values()),
     )
 
 
-@user_errors
-def on_display(res: PairResult | None, cmap: str, alpha: float):
-    """Re-render the overlays with a new colormap or opacity, without running the model."""
-    if res is None:
-        return gr.skip(), gr.skip()
-    return overlays(res, cmap=cmap, alpha=float(alpha))
+def _failed(request: tuple, message: str) -> tuple:
+    """Every output of a failed run: the old results cleared, the message above them and in a toast."""
+    _toast(message)
+    cleared = (None, "", None, "", None, "", CHART_PLACEHOLDER, *TOP_PLACEHOLDERS.values(), "", None)
+    return (Shown(request, error=message), error_html(message), *cleared)
 
 
-def on_new_boxes(seed) -> int:
-    """The next seed: new boxes from the same cached CAMs."""
-    return (_seed(seed) + 1) % 2**31 if seed is not None else 1
+def on_run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's progress idiom)
+    """Run a pair on the `REQUEST` values and the display options; every output, never raising."""
+    request, (cmap, alpha, view) = _request(values[:-3]), values[-3:]
+    try:
+        _ensure_weights(request[2], request[3], progress)
+        res = run_pair(*request)
+    except ValueError as e:  # InputError, ImageError, DownloadError: the message is for the user
+        return _failed(request, message_for(e))
+    except Exception:
+        logger.exception("unexpected error while running a pair")
+        return _failed(request, GENERIC)
+    return _views(Shown(request, res), cmap, alpha, view)
+
+
+def on_auto(shown: Shown | None, *values, progress=gr.Progress()):  # noqa: B008
+    """Re-run after a cheap change: only with both images, and only when the request differs from what is shown."""
+    request = _request(values[:-3])
+    if request[0] is None or request[1] is None or (shown is not None and shown.request == request):
+        return (gr.skip(),) * len(RESULT_OUTPUTS)
+    return on_run(*values, progress=progress)
+
+
+def on_check(shown: Shown | None, *request) -> str:
+    """The banner above the results: an error stays, results whose controls have changed are out of date."""
+    if shown is None:
+        return ""
+    if shown.error is not None:
+        return error_html(shown.error)
+    return banner_html(shown.result, stale=_request(request) != shown.request)
+
+
+def on_display(shown: Shown | None, cmap: str, alpha: float, view: str):
+    """Re-render the maps with a new colormap, opacity or view, without running the model."""
+    if shown is None or shown.result is None or alpha is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    _, _, cam_a, _, cam_b, *_, files = _views(shown, cmap, alpha, view)
+    return cam_a, cam_b, files
+
+
+def on_new_boxes(seed):
+    """The next seed: new boxes from the same cached CAMs. A bad seed is left for the run to report."""
+    try:
+        return (seed_value(seed) + 1) % 2**31
+    except InputError:
+        return gr.skip()

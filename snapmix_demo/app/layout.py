@@ -1,7 +1,8 @@
 """The page: Gradio Blocks laid out top to bottom as the user reads it, and every listener wired at the end.
 
-Each section is a small function that returns its components by name; `build_demo` puts
-the sections together and `_wire` connects them to the handlers.
+Each section is a small function that returns its components by name; `build_demo` puts the
+sections together and `_wire` connects them to the handlers. How each control acts on the
+results (re-run, re-render, or mark them out of date) is decided in `_wire`, and listed in the README.
 """
 
 from types import SimpleNamespace
@@ -10,13 +11,26 @@ import gradio as gr
 
 from snapmix_demo.app import handlers, playground
 from snapmix_demo.app.api import api_inputs, snapmix
-from snapmix_demo.app.examples import EXAMPLES
-from snapmix_demo.app.handlers import MODE_NOTES, PREDICTED, backbone_choices, class_choices, patch_source
+from snapmix_demo.app.examples import ExampleSet, example_sets
+from snapmix_demo.app.handlers import (
+    CHART_PLACEHOLDER,
+    MODE_NOTES,
+    PREDICTED,
+    RAW,
+    REQUEST,
+    RESULT_OUTPUTS,
+    TOP_PLACEHOLDERS,
+    VIEWS,
+    backbone_choices,
+    class_choices,
+    default_weights,
+    patch_source,
+    weights_choices,
+)
 from snapmix_demo.app.server import PIPELINE, QUEUE
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.render import COLORMAPS
-from snapmix_demo.weights import available_weights
 
 __all__ = ["build_demo"]
 
@@ -30,7 +44,7 @@ INTRO = (
 
 
 def _image(label: str, elem_id: str) -> gr.Image:
-    """An image input that hands the core a file path: our decoder, not Gradio's, reads it."""
+    """An image input; its events skip Gradio's preprocessing (`RAW`), so only our decoder reads the file."""
     return gr.Image(
         label=label,
         type="filepath",
@@ -47,24 +61,27 @@ def _image_inputs() -> dict:
     with gr.Row():
         img_a = _image("Image A (receives the patch)", "image-a")
         img_b = _image("Image B (the patch comes from it)", "image-b")
-    examples = gr.Examples(
-        EXAMPLES,
-        inputs=[img_a, img_b],
-        label="Examples (offline)",
-        examples_per_page=4,
-        elem_id="examples",
-        cache_examples=False,
-    )
+    examples = [
+        (
+            gr.Examples(
+                chosen.pairs,
+                inputs=[img_a, img_b],
+                label=f"Examples: {chosen.title}",
+                examples_per_page=4,
+                elem_id=f"examples-{chosen.key}",
+                cache_examples=False,
+            ),
+            chosen,
+        )
+        for chosen in example_sets()
+    ]
     return {"img_a": img_a, "img_b": img_b, "examples": examples}
 
 
 def _model_controls() -> dict:
-    first_weights = available_weights(DEFAULT_BACKBONE)
-    with gr.Row():
-        backbone = gr.Dropdown(
-            backbone_choices(), value=DEFAULT_BACKBONE, label="Backbone", elem_id="backbone", scale=3
-        )
-        weights = gr.Radio(first_weights, value=first_weights[0], label="Weights", elem_id="weights", scale=2)
+    first = default_weights(DEFAULT_BACKBONE)
+    backbone = gr.Dropdown(backbone_choices(), value=DEFAULT_BACKBONE, label="Backbone", elem_id="backbone")
+    weights = gr.Radio(weights_choices(DEFAULT_BACKBONE), value=first, label="Weights", elem_id="weights")
     mode = gr.Radio(list(PATCH_MODES), value="default", label="@patch_to mode", elem_id="mode")
     mode_note = gr.Markdown(MODE_NOTES["default"], elem_id="mode-note")
     source = gr.Code(
@@ -84,7 +101,7 @@ def _target(label: str, elem_id: str, classes: list[str]) -> gr.Dropdown:
 
 
 def _options() -> dict:
-    classes = class_choices(DEFAULT_BACKBONE, available_weights(DEFAULT_BACKBONE)[0])
+    classes = class_choices(DEFAULT_BACKBONE, default_weights(DEFAULT_BACKBONE))
     with gr.Accordion("Classes, boxes and randomness", open=False, elem_id="options"):
         with gr.Row():
             target_a = _target("Class of A (CAM target)", "target-a", classes)
@@ -92,63 +109,81 @@ def _options() -> dict:
             beta = gr.Slider(0.1, 10, value=5.0, step=0.1, label="beta of Beta(beta, beta) box sizes", elem_id="beta")
         with gr.Row():
             box_a = gr.Textbox(
-                label="Box A: top, left, bottom, right (empty: drawn)",
-                placeholder="e.g. 40, 40, 160, 180",
+                label="Box A: top, left, bottom, right (empty: drawn; Enter applies)",
+                placeholder="e.g. 40 40 160 180",
                 elem_id="box-a",
+                max_length=80,
             )
             box_b = gr.Textbox(
-                label="Box B: top, left, bottom, right (empty: drawn)",
+                label="Box B: top, left, bottom, right (empty: drawn; Enter applies)",
                 placeholder="e.g. 0, 60, 120, 200",
                 elem_id="box-b",
+                max_length=80,
             )
     return {"target_a": target_a, "target_b": target_b, "beta": beta, "box_a": box_a, "box_b": box_b}
 
 
 def _run_row() -> dict:
     with gr.Row(equal_height=True):
-        seed = gr.Number(0, precision=0, label="Seed of the boxes", minimum=0, elem_id="seed", scale=1)
-        new_boxes = gr.Button("New boxes (next seed)", elem_id="new-boxes", scale=1)
-        run = gr.Button("Run SnapMix", variant="primary", elem_id="run", scale=2)
-        cmap = gr.Dropdown(list(COLORMAPS), value="jet", label="Colormap", elem_id="cmap", scale=1)
-        alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity", elem_id="alpha", scale=1)
-    return {"seed": seed, "new_boxes": new_boxes, "run": run, "cmap": cmap, "alpha": alpha}
+        seed = gr.Number(0, precision=0, label="Seed of the boxes", elem_id="seed", scale=1, min_width=120)
+        new_boxes = gr.Button("New boxes (next seed)", elem_id="new-boxes", scale=1, min_width=120)
+        run = gr.Button("Run SnapMix", variant="primary", elem_id="run", scale=2, min_width=120)
+    with gr.Row(equal_height=True):
+        cmap = gr.Dropdown(list(COLORMAPS), value="jet", label="Colormap", elem_id="cmap", scale=1, min_width=120)
+        alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity", elem_id="alpha", scale=2, min_width=160)
+        view = gr.Radio(list(VIEWS), value=VIEWS[0], label="CAM panels show", elem_id="view", scale=2, min_width=200)
+    return {"seed": seed, "new_boxes": new_boxes, "run": run, "cmap": cmap, "alpha": alpha, "view": view}
 
 
 def _picture(label: str, elem_id: str) -> gr.Image:
     return gr.Image(
-        label=label, format="png", interactive=False, height=260, elem_id=elem_id, min_width=240, buttons=["download"]
+        label=label,
+        type="filepath",
+        format="png",
+        interactive=False,
+        height=260,
+        elem_id=elem_id,
+        buttons=["download", "fullscreen"],
     )
 
 
+def _panel(label: str, elem_id: str) -> tuple[gr.Image, gr.HTML]:
+    with gr.Column(min_width=240):
+        picture = _picture(label, elem_id)
+        caption = gr.HTML("", elem_id=f"{elem_id}-caption", padding=False)
+    return picture, caption
+
+
 def _results() -> dict:
+    banner = gr.HTML("", elem_id="banner", padding=False)
     with gr.Row():
-        cam_a = _picture("CAM of A, box A (where the patch lands)", "cam-a")
-        cam_b = _picture("CAM of B, box B (where the patch is cut)", "cam-b")
-        mixed = _picture("Mixed image (patch outlined)", "mixed")
+        cam_a, caption_a = _panel("CAM of A, box A (where the patch lands)", "cam-a")
+        cam_b, caption_b = _panel("CAM of B, box B (where the patch is cut)", "cam-b")
+        mixed, caption_mixed = _panel("Mixed image (patch outlined)", "mixed")
     with gr.Row():
-        with gr.Column(scale=4):
-            chart = gr.HTML(
-                "<div class='wnote'>Run SnapMix to see the label weights.</div>",
-                label="Label weights",
-                elem_id="weights-chart",
-                container=True,
-            )
-        top_a = gr.Label(num_top_classes=5, label="Top-5 of A", elem_id="top-a", scale=2, min_width=240)
-        top_b = gr.Label(num_top_classes=5, label="Top-5 of B", elem_id="top-b", scale=2, min_width=240)
-    with gr.Row():
-        status = gr.HTML("", elem_id="status")
-        result_file = gr.DownloadButton(
-            "Download result.json", value=None, elem_id="result-json", size="sm", scale=0, min_width=200
+        with gr.Column(min_width=320, scale=3):  # gr.HTML itself ignores min_width
+            chart = gr.HTML(CHART_PLACEHOLDER, label="Label weights", elem_id="weights-chart", container=True)
+        with gr.Column(min_width=240, scale=2):
+            top_a = gr.HTML(TOP_PLACEHOLDERS["A"], elem_id="top-a", container=True)
+            top_b = gr.HTML(TOP_PLACEHOLDERS["B"], elem_id="top-b", container=True)
+    status = gr.HTML("", elem_id="status")
+    with gr.Accordion("Downloads (.json, .png, .npy)", open=False, elem_id="downloads-accordion"):
+        downloads = gr.File(
+            label="Files of the result on screen", file_count="multiple", interactive=False, elem_id="downloads"
         )
     return {
+        "banner": banner,
         "cam_a": cam_a,
+        "caption_a": caption_a,
         "cam_b": cam_b,
+        "caption_b": caption_b,
         "mixed": mixed,
+        "caption_mixed": caption_mixed,
         "chart": chart,
         "top_a": top_a,
         "top_b": top_b,
         "status": status,
-        "result_file": result_file,
+        "downloads": downloads,
     }
 
 
@@ -161,30 +196,58 @@ def _api() -> dict:
     return {"api_inputs": inputs, "api_output": output, "api_trigger": trigger}
 
 
+def _pick(ui: SimpleNamespace, names: tuple[str, ...]) -> list:
+    return [getattr(ui, name) for name in names]
+
+
 def _wire(ui: SimpleNamespace) -> None:
-    """Every listener, in one place: the pipeline events share one concurrency group."""
-    run_inputs = [ui.img_a, ui.img_b, ui.backbone, ui.weights, ui.mode, ui.target_a, ui.target_b, ui.beta]
-    run_inputs += [ui.seed, ui.box_a, ui.box_b, ui.cmap, ui.alpha]
-    run_outputs = [ui.state, ui.cam_a, ui.cam_b, ui.mixed, ui.chart, ui.top_a, ui.top_b, ui.status, ui.result_file]
+    """Every listener, in one place. Per control: re-run (cheap), re-render (no model), or mark out of date."""
+    request, display, outputs = _pick(ui, REQUEST), _pick(ui, ("cmap", "alpha", "view")), _pick(ui, RESULT_OUTPUTS)
     private = {"api_visibility": "private"}
-    ui.run.click(handlers.on_run, run_inputs, run_outputs, **private, **PIPELINE)
-    ui.new_boxes.click(handlers.on_new_boxes, ui.seed, ui.seed, **private).then(
-        handlers.on_run, run_inputs, run_outputs, **private, **PIPELINE
-    )
-    ui.examples.load_input_event.then(handlers.on_run, run_inputs, run_outputs, **private, **PIPELINE)
+    run = {**private, **RAW, **PIPELINE}
+    check = {"fn": handlers.on_check, "inputs": [ui.state, *request], "outputs": ui.banner, **private, **RAW}
+
+    def then_check(event) -> None:  # a run's banner is re-checked against the controls as they are now
+        event.then(**check, concurrency_id="check")
+
+    then_check(ui.run.click(handlers.on_run, [*request, *display], outputs, **run))
+    new_seed = ui.new_boxes.click(handlers.on_new_boxes, ui.seed, ui.seed, **private)
+    then_check(new_seed.then(handlers.on_run, [*request, *display], outputs, **run))
+    for examples, chosen in ui.examples:
+        _wire_examples(ui, examples, chosen, [*request, *display], outputs, then_check)
+    # Cheap changes re-run at once (the analysis cache makes them cheap); typing only marks the results stale.
+    auto = [ui.img_a.input, ui.img_b.input, ui.mode.input, ui.target_a.input, ui.target_b.input, ui.beta.change]
+    auto += [ui.seed.submit, ui.seed.blur, ui.box_a.submit, ui.box_a.blur, ui.box_b.submit, ui.box_b.blur]
+    rerun_inputs = [ui.state, *request, *display]
+    then_check(gr.on(auto, handlers.on_auto, rerun_inputs, outputs, trigger_mode="always_last", **run))
+    gr.on([c.change for c in request], **check, trigger_mode="always_last", concurrency_id="check")
     gr.on(
-        [ui.cmap.change, ui.alpha.release],
+        [ui.cmap.change, ui.alpha.change, ui.view.change],
         handlers.on_display,
-        [ui.state, ui.cmap, ui.alpha],
-        [ui.cam_a, ui.cam_b],
+        [ui.state, *display],
+        [ui.cam_a, ui.cam_b, ui.downloads],
+        trigger_mode="always_last",
         **private,
     )
-    ui.backbone.change(handlers.on_backbone, ui.backbone, [ui.weights, ui.target_a, ui.target_b], **private).then(
+    model_widgets = [ui.weights, ui.target_a, ui.target_b]
+    ui.backbone.input(handlers.on_backbone, ui.backbone, model_widgets, **private).then(
         handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private
     )
-    ui.weights.input(handlers.on_weights, [ui.backbone, ui.weights], [ui.target_a, ui.target_b], **private)
+    ui.weights.input(
+        handlers.on_weights, [ui.backbone, ui.weights], model_widgets, concurrency_id="download", **private
+    )
     ui.mode.change(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
-    ui.api_trigger.click(snapmix, ui.api_inputs, ui.api_output, api_name="snapmix", **PIPELINE)
+    ui.api_trigger.click(snapmix, ui.api_inputs, ui.api_output, api_name="snapmix", **RAW, **PIPELINE)
+
+
+def _wire_examples(ui, examples: gr.Examples, chosen: ExampleSet, run_inputs, outputs, then_check) -> None:
+    """An example sets its images, then its backbone and weights (class lists reset), then runs."""
+    private = {"api_visibility": "private"}
+    model = [ui.backbone, ui.weights, ui.target_a, ui.target_b, ui.source]
+    set_model = examples.load_input_event.then(
+        lambda mode: handlers.on_example(chosen.backbone, chosen.weights, mode), ui.mode, model, **private
+    )
+    then_check(set_model.then(handlers.on_run, run_inputs, outputs, **private, **RAW, **PIPELINE))
 
 
 def build_demo() -> gr.Blocks:
@@ -193,9 +256,9 @@ def build_demo() -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Tab("SnapMix"):
             with gr.Row(equal_height=False):
-                with gr.Column(scale=3):
+                with gr.Column(scale=3, min_width=300):
                     inputs = _image_inputs()
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=300):
                     controls = _model_controls()
             ui = SimpleNamespace(**inputs, **controls, **_options(), **_run_row(), **_results())
         with gr.Tab("@patch_to playground", elem_id="playground-tab"):

@@ -1,4 +1,4 @@
-"""The app's CSS: the weights chart, the legend colours, and layout fixes found by the screenshot tests."""
+"""The app's CSS: weights chart, captions, banners, legend colours, and layout fixes found by the screenshot tests."""
 
 from snapmix_demo.render import COLOR_A, COLOR_B
 
@@ -7,19 +7,45 @@ __all__ = ["CSS"]
 CSS = f"""
 .wchart {{ font-size: 14px; line-height: 1.3; }}
 .whead {{ font-weight: 600; margin: 8px 0 4px; }}
-.wbar {{ display: grid; grid-template-columns: 15em 1fr 3.5em; gap: 8px; align-items: center; margin: 3px 0; }}
+.wbar {{ display: grid; grid-template-columns: minmax(0, 13em) minmax(60px, 1fr) 3.5em; gap: 8px; align-items: center;
+  margin: 3px 0; }}
 .wname {{ overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
 .wtrack {{ background: var(--block-border-color); border-radius: 4px; height: 14px; overflow: hidden; }}
 .wfill {{ display: block; height: 100%; border-radius: 4px; }}
 .wval {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.wformula {{ margin-top: 10px; font-family: var(--font-mono); font-size: 12.5px; line-height: 1.5; }}
+.wboxes {{ margin-top: 6px; font-size: 13px; }}
 .wnote {{ margin-top: 8px; color: var(--body-text-color-subdued); font-size: 13px; }}
+.meaningless {{ color: var(--body-text-color-subdued); font-style: italic; }}
+.caption {{ font-size: 13px; line-height: 1.45; padding: 2px 4px; }}
 .legend-a {{ color: {COLOR_A}; font-weight: 600; }}
 .legend-b {{ color: {COLOR_B}; font-weight: 600; }}
-/* gr.HTML ignores min_width: on phones the status line takes the full width, the download button wraps below */
+.banner {{ padding: 8px 12px; border: 1px solid; border-radius: 8px; margin: 2px 0; font-size: 14px; }}
+.banner.error {{ background: #fef2f2; border-color: #fca5a5; color: #991b1b; }}
+.banner.stale {{ background: #fffbeb; border-color: #fcd34d; color: #92400e; }}
+.banner.random {{ background: #fff7ed; border-color: #fdba74; color: #9a3412; }}
+/* the banner above the results takes no room while it has nothing to say */
+#banner:not(:has(.banner)) {{ display: none; }}
+/* results computed from other controls than those on screen are dimmed until the next run */
+.gradio-container:has(#banner .stale) :is(#cam-a, #cam-b, #mixed, #weights-chart, #top-a, #top-b) {{ opacity: 0.45; }}
+/* one height for every mode's note and patch source: switching modes never moves the results */
+#mode-note {{ min-height: 72px; }}
+#patch-source .cm-editor {{ height: 160px; }}
+/* the playground's output lines up in columns */
+.mono textarea {{ font-family: var(--font-mono) !important; }}
+/* gr.HTML ignores min_width: on phones the status line takes the full width */
 #status {{ font-size: 14px; min-width: min(320px, 100%) !important; }}
 /* long block labels wrap clear of the icon buttons at the block's top right instead of running under them */
 :is(#patch-source, #image-a, #image-b) > label[data-testid="block-label"] {{
   white-space: normal; max-width: calc(100% - 64px);
 }}
-:is(#cam-a, #cam-b, #mixed) > label[data-testid="block-label"] {{ white-space: normal; max-width: calc(100% - 40px); }}
+:is(#cam-a, #cam-b, #mixed) > label[data-testid="block-label"] {{ white-space: normal; max-width: calc(100% - 72px); }}
+/* the examples' headers wrap and the two columns share the width: no sideways scrolling on phones */
+[id^="examples-"] table {{ width: 100%; table-layout: fixed; }}
+[id^="examples-"] th {{ white-space: normal !important; }}
+/* phones: a weight's name above its bar, so the bar keeps the full width */
+@media (max-width: 560px) {{
+  .wbar {{ grid-template-columns: minmax(0, 1fr) 3.5em; row-gap: 2px; }}
+  .wname {{ grid-column: 1 / -1; }}
+}}
 """

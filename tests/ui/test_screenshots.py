@@ -7,28 +7,22 @@ countdown bar of toasts.
 """
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from snapmix_demo.patches import PATCH_MODES
+from tests.ui._page import CAT, NARROW, RESULT_PANELS, banner, run_first_example, upload, wait_idle
 
 pytestmark = pytest.mark.browser
-
-NARROW = {"width": 400, "height": 860}  # phone-like
-CAT = Path(__file__).resolve().parents[2] / "assets" / "examples" / "cat.jpg"
 
 # Dynamic content: masked in every shot. The timing is also given a fixed text first, so
 # that its length (hence the wrapping of the status line) never depends on the machine.
 MASKED = ("#status .timing", ".toast-body .timer")
 TIMING_PLACEHOLDER = "1000 ms (model run)"
-RESULT_PANELS = ("#cam-a", "#cam-b", "#mixed", "#weights-chart", "#top-a", "#top-b")
 MODE_PANELS = ("#mode", "#mode-note", "#patch-source")
 
-_ALL_IDLE = """() => Array.from(document.querySelectorAll('[data-testid="status-tracker"]'))
-    .every(e => e.classList.contains('hide'))"""
 _IMAGES_READY = """() => {
     const images = Array.from(document.images);
     for (const img of images) if (img.loading === 'lazy') img.loading = 'eager';  // full-page shots show them
@@ -98,16 +92,7 @@ def choose_mode(page, mode: str) -> None:
     if mode != "default":
         page.locator("#mode label").filter(has_text=mode).click()
     page.locator("#mode-note strong").filter(has_text=mode).wait_for()
-    page.wait_for_function(_ALL_IDLE)
-
-
-def run_first_example(page) -> None:
-    """Click the first example row (it loads both images and runs SnapMix) and wait for every output."""
-    page.locator("#examples tr.tr-body").nth(0).click()
-    page.locator("#status .timing").wait_for()
-    page.wait_for_function(_ALL_IDLE)
-    for panel in ("#cam-a", "#cam-b", "#mixed"):
-        page.locator(f"{panel} img").wait_for(state="attached")
+    wait_idle(page)
 
 
 def _mode_shots(page, mode: str) -> dict[str, bytes]:
@@ -160,30 +145,65 @@ def test_modes_change_only_the_patch_source(open_page):
 
 
 def test_explicit_boxes_viridis_and_opacity(page, assert_snapshot):
+    run_first_example(page)
     page.get_by_text("Classes, boxes and randomness").click()
-    page.locator("#box-a").get_by_role("textbox").fill("40, 40, 160, 180")
-    page.locator("#box-b").get_by_role("textbox").fill("0, 60, 120, 200")
+    page.locator("#box-a").get_by_role("textbox").fill("40 40 160 180")  # spaces: issue 11
+    page.locator("#box-a").get_by_role("textbox").press("Enter")
+    wait_idle(page)
+    page.locator("#box-b").get_by_role("textbox").fill("[0, 60, 120, 200]")
+    page.locator("#box-b").get_by_role("textbox").press("Enter")
+    wait_idle(page)
     page.locator("#cmap input").click()
     page.get_by_role("option", name="viridis", exact=True).click()
     opacity = page.locator("#alpha input[type=number]")
     opacity.fill("0.8")
     opacity.press("Enter")
-    run_first_example(page)
+    wait_idle(page)
     settle(page)
     assert page.locator("#alpha input[type=number]").input_value() == "0.8"
     assert page.locator("#cmap input").input_value() == "viridis"
+    assert "box A = (40, 40, 160, 180)" in page.locator("#weights-chart").inner_text()
+    assert "box B = (0, 60, 120, 200)" in page.locator("#weights-chart").inner_text()
+    assert banner(page) == "", "the boxes re-ran at Enter: nothing is out of date"
     assert_snapshot(shot(page, "#options", "#seed", "#alpha", *RESULT_PANELS), "boxes_viridis_opacity")
 
 
 def test_error_when_image_b_is_missing(page, assert_snapshot):
-    page.locator("#image-a input[type=file]").set_input_files(CAT)
+    upload(page, "a", CAT)
     page.locator("#image-a img").wait_for()
     page.locator("#run").click()
-    toast = page.locator(".toast-body.error")
+    toast = page.locator(".toast-body")
     toast.wait_for()
-    assert "Please provide Image B" in toast.inner_text()
+    assert "Image B: please upload or paste an image" in toast.inner_text()
+    assert "Image B: please upload or paste an image" in banner(page)
     settle(page)
     assert_snapshot(shot(page, viewport_only=True), "error_missing_b")  # the toast is fixed at the viewport's top
+
+
+def test_a_shapes_example_runs_on_the_shapes_model(page, assert_snapshot):
+    page.locator("#examples-shapes tr.tr-body").nth(0).locator("td").first.click()
+    page.locator("#status .timing").wait_for()
+    wait_idle(page)
+    status = page.locator("#status").inner_text()
+    assert "bundled shapes model" in status and "tf_efficientnet_lite0" in status
+    assert "A: star" in page.locator("#cam-a-caption").inner_text()
+    assert "B: ring" in page.locator("#cam-b-caption").inner_text()
+    settle(page)
+    assert_snapshot(shot(page, "#weights", *RESULT_PANELS), "shapes_example")
+
+
+def test_random_weights_are_announced(page, assert_snapshot):
+    run_first_example(page)
+    page.locator("#weights label").filter(has_text="random").click()
+    wait_idle(page)
+    assert "Out of date" in banner(page)
+    page.locator("#run").click()
+    page.locator("#banner .random").wait_for()
+    wait_idle(page)
+    assert "Random weights" in banner(page) and "Out of date" not in banner(page)
+    assert "meaningless" in page.locator("#top-a").inner_text()
+    settle(page)
+    assert_snapshot(shot(page, "#banner", *RESULT_PANELS), "random_weights")
 
 
 def test_playground_after_run(page, assert_snapshot):
@@ -191,8 +211,10 @@ def test_playground_after_run(page, assert_snapshot):
     page.locator("#playground-run").click()
     output = page.locator("#playground-output textarea")
     page.wait_for_function("() => document.querySelector('#playground-output textarea').value.length > 0")
-    page.wait_for_function(_ALL_IDLE)
+    wait_idle(page)
     assert "Counter.from_class() -> 10" in output.input_value()
+    font = output.evaluate("e => getComputedStyle(e).fontFamily")
+    assert "mono" in font.lower(), f"the output's columns line up only in a monospaced font, got {font}"
     settle(page)
     assert_snapshot(shot(page), "playground")
 
@@ -201,4 +223,12 @@ def test_narrow_viewport_result(open_page, assert_snapshot):
     page = open_page(NARROW)
     run_first_example(page)
     settle(page)
+    sizes = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert sizes[0] <= sizes[1], f"the page scrolls sideways: {sizes[0]} px of content in {sizes[1]} px"
+    table = page.locator("#examples-photos .table-wrap")
+    assert table.evaluate("e => e.scrollWidth <= e.clientWidth"), "the examples table needs sideways scrolling"
+    backbone = page.locator("#backbone input")
+    assert backbone.evaluate("e => e.scrollWidth <= e.clientWidth"), "the backbone's name is cut off"
+    bars = page.locator("#weights-chart .wtrack").evaluate_all("els => els.map(e => e.clientWidth)")
+    assert min(bars) >= 150, f"weight bars shrink to {min(bars)} px"
     assert_snapshot(shot(page), "narrow_result")
