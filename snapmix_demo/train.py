@@ -45,7 +45,7 @@ def initial_model(backbone: str, init: str, num_classes: int, *, seed: int = 0) 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model.set_submodule(get_spec(backbone).fc_path, nn.Linear(old.in_features, num_classes))
-    return model.requires_grad_(True).train()
+    return model.train()
 
 
 def train(

@@ -113,7 +113,7 @@ from snapmix_demo import load_backbone, snapmix_batch, snapmix_loss, snapmix_pai
 
 a, b = Image.new("RGB", (90, 60), (200, 40, 40)), Image.new("RGB", (60, 90), (40, 160, 60))
 res = snapmix_pair(a, b, seed=1)  # the default backbone, on the ImageNet weights its package ships
-model = load_backbone("resnet18", weights="random").train().requires_grad_()  # returned frozen, in eval mode
+model = load_backbone("resnet18", weights="random").train()  # returned in eval mode
 x, y = torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 3])
 mix = snapmix_batch(x, y, model, beta=5.0, prob=1.0, generator=torch.Generator().manual_seed(0))
 loss = snapmix_loss(model(mix.x), y, mix.y_b, mix.rho_a, mix.rho_b)

@@ -182,6 +182,7 @@ def test_an_unsafe_checkpoint_is_refused(hub_checkpoint):
 def test_random_weights_are_labelled_and_seeded():
     a, b = load_backbone("mixnet_s", weights="random"), load_backbone("mixnet_s", weights="random")
     assert torch.equal(a.classifier.weight, b.classifier.weight), "random init is seeded"
+    assert not a.training and all(p.requires_grad for p in a.parameters()), "the caller's own model, trainable"
     requested = cached_backbone("mixnet_s", weights="random").weights
     assert requested.kind == "random" and "meaningless" in requested.source and "requested" not in requested.source
     fallback = cached_backbone("mixnet_s", weights="auto").weights

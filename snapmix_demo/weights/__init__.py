@@ -280,7 +280,7 @@ class Backbone:
 
 def _ready(name: str, model: nn.Module, info: WeightsInfo) -> Backbone:
     # channels_last: 10-20 % faster convolutions on CPU for every registered backbone (benchmarks/bench_core.py)
-    model.eval().requires_grad_(False).to(memory_format=torch.channels_last)
+    model.eval().to(memory_format=torch.channels_last)
     return Backbone(model, get_spec(name), info)
 
 
@@ -304,6 +304,8 @@ def load_backbone(
     name: str, *, weights: str = "auto", checkpoint: str | os.PathLike | None = None, classes: Classes = None
 ) -> nn.Module:
     """A fresh, patched, eval-mode model `name` with the resolved weights, or a user's `checkpoint`.
+
+    The model is the caller's own (trainable: call `.train()`); `cached_backbone` shares frozen ones.
 
     `classes` names the checkpoint's classes: a list, or a text file with one name per line
     (default: `class 0` ... `class N-1`). `cached_backbone` also says where the weights came from.
@@ -344,6 +346,7 @@ class _ModelCache:
             if key in self._models:
                 return self._models[key]
         backbone = build()
+        backbone.model.requires_grad_(False)  # shared between requests: read-only
         with self._lock:
             self.builds += 1
             self._models[key] = backbone
