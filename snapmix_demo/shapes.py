@@ -10,6 +10,11 @@ textures, pixel noise and thin distractor strokes, together with the exact mask 
 object. "Does the CAM point at the object?" then becomes a measurable question, and a
 network cannot solve the task from the background alone.
 
+A second, *fine-grained* task (``task="parts"``) tests SnapMix's own claim: every image
+holds the same kind of large body (an ellipse), and the four classes differ only in a small
+part drawn anywhere on it (a circle, triangle, square or cross about a sixth of the image side
+across). Its mask is the part's alone: the discriminative region that a label weight should follow.
+
 Every sample depends only on its seed, size and label (one ``np.random.default_rng(seed)``
 per sample, no global state), so training can use seeds below ``HELDOUT_SEED_BASE`` and evaluation seeds
 at or above it without ever storing a dataset.
@@ -22,9 +27,20 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["CLASSES", "HELDOUT_SEED_BASE", "ShapeSample", "make_arrays", "make_sample"]
+__all__ = [
+    "CLASSES",
+    "HELDOUT_SEED_BASE",
+    "PART_CLASSES",
+    "TASK_CLASSES",
+    "ShapeSample",
+    "make_arrays",
+    "make_part_sample",
+    "make_sample",
+]
 
 CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring", "hexagon", "diamond")
+PART_CLASSES: tuple[str, ...] = ("star5", "star6", "star7", "star8")  # the small part that names the class
+TASK_CLASSES: dict[str, tuple[str, ...]] = {"shapes": CLASSES, "parts": PART_CLASSES}
 HELDOUT_SEED_BASE = 1_000_000_000  # training uses seeds below this, held-out evaluation at or above it
 
 _MIN_SIDE = 16  # pixels; below this no shape is recognisable
@@ -78,13 +94,7 @@ def make_sample(
     """
     height, width = _parse_size(size)
     rng = np.random.default_rng(seed)
-    seeded_label = int(rng.integers(len(CLASSES)))
-    if label is None:
-        label = seeded_label
-    elif not 0 <= label < len(CLASSES):
-        raise ValueError(f"label must be in [0, {len(CLASSES)}), got {label}")
-    if not 0.0 <= difficulty <= 1.0:
-        raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
+    label = _pick_label(rng, label, len(CLASSES), difficulty)
     canvas = _background(rng, height, width, difficulty)
     linear, centre = _pose(rng, height, width, difficulty)
     noise = rng.standard_normal(canvas.shape, dtype=np.float32) * rng.uniform(0.0, 6.0)
@@ -95,29 +105,82 @@ def make_sample(
     return ShapeSample(image=Image.fromarray(pixels, "RGB"), mask=mask, label=int(label))
 
 
+def make_part_sample(
+    seed: int, size: int | tuple[int, int] = 160, label: int | None = None, difficulty: float = 1.0
+) -> ShapeSample:
+    """Generate the fine-grained sample of one seed: a large ellipse carrying a small part that names the class.
+
+    The body's pose, size and colour and the part's position on it are drawn before anything that depends on
+    the class, so passing ``label`` swaps only the part's shape (and possibly its colour).
+
+    Args:
+        seed: Non-negative seed; the sample is a pure function of (seed, size, label).
+        size: Side of a square image, or (height, width).
+        label: Index into ``PART_CLASSES``; None picks it from the seed, uniformly.
+        difficulty: From 0 (a plain gradient) to 1 (full clutter, as in ``make_sample``).
+
+    Returns:
+        The image, the mask of the *part* alone (the discriminative region) and its label.
+
+    Raises:
+        ValueError: If the size is too small or the label is not a class index.
+    """
+    height, width = _parse_size(size)
+    rng = np.random.default_rng(seed)
+    label = _pick_label(rng, label, len(PART_CLASSES), difficulty)
+    canvas = _background(rng, height, width, difficulty)
+    body, part_linear, part_centre = _body_and_part_pose(rng, height, width)
+    noise = rng.standard_normal(canvas.shape, dtype=np.float32) * rng.uniform(0.0, 6.0)
+    _paint_object(rng, canvas, [body])
+    polygons = [part_centre + _part_star(rng, _STAR_POINTS[label]) @ part_linear.T]
+    mask = _paint_object(rng, canvas, polygons)
+    pixels = np.clip(canvas + noise + 0.5, 0, 255).astype(np.uint8)
+    return ShapeSample(image=Image.fromarray(pixels, "RGB"), mask=mask, label=int(label))
+
+
+_SAMPLERS: dict[str, Callable[..., ShapeSample]] = {"shapes": make_sample, "parts": make_part_sample}
+
+
 def make_arrays(
-    seeds: Sequence[int], size: int | tuple[int, int] = 128, difficulty: float = 1.0
+    seeds: Sequence[int], size: int | tuple[int, int] = 128, difficulty: float = 1.0, task: str = "shapes"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Generate a batch of samples as arrays, one per seed, identical to ``make_sample``.
+    """Generate a batch of samples as arrays, one per seed, identical to ``make_sample`` (or ``make_part_sample``).
 
     Args:
         seeds: One seed per sample.
         size: Side of a square image, or (height, width).
         difficulty: As in ``make_sample``.
+        task: "shapes" (``make_sample``, labels index ``CLASSES``) or "parts" (``make_part_sample``,
+            labels index ``PART_CLASSES``, masks of the discriminative part).
 
     Returns:
         uint8 images (N, H, W, 3), bool masks (N, H, W) and int64 labels (N,).
     """
+    if task not in _SAMPLERS:
+        raise ValueError(f"unknown task `{task}`; choose one of: {', '.join(_SAMPLERS)}")
+    sampler = _SAMPLERS[task]
     height, width = _parse_size(size)
     images = np.empty((len(seeds), height, width, 3), dtype=np.uint8)
     masks = np.empty((len(seeds), height, width), dtype=bool)
     labels = np.empty(len(seeds), dtype=np.int64)
     for i, seed in enumerate(seeds):
-        sample = make_sample(int(seed), (height, width), difficulty=difficulty)
+        sample = sampler(int(seed), (height, width), difficulty=difficulty)
         images[i] = np.asarray(sample.image)
         masks[i] = sample.mask
         labels[i] = sample.label
     return images, masks, labels
+
+
+def _pick_label(rng: np.random.Generator, label: int | None, classes: int, difficulty: float) -> int:
+    """The seed's label (always drawn, so the scene does not depend on ``label``), or the validated given one."""
+    seeded_label = int(rng.integers(classes))
+    if label is None:
+        label = seeded_label
+    elif not 0 <= label < classes:
+        raise ValueError(f"label must be in [0, {classes}), got {label}")
+    if not 0.0 <= difficulty <= 1.0:
+        raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
+    return int(label)
 
 
 def _parse_size(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -322,6 +385,38 @@ def _pose(rng: np.random.Generator, height: int, width: int, difficulty: float) 
     theta = rng.uniform(0, 2 * math.pi)
     linear = radius * np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
     return linear, centre
+
+
+_STAR_POINTS = (5, 6, 7, 8)  # points of each part class
+_STAR_INNER = (0.45, 0.55)  # a part star's inner radius over its outer one, the same range for every class
+_BODY_RADIUS = (0.28, 0.42)  # the body's semi-major axis, as a fraction of the shorter image side
+_BODY_ASPECT = (0.7, 1.0)  # minor over major axis
+_PART_RADIUS = (0.07, 0.09)  # the part's circumscribed radius, as a fraction of the shorter side
+_PART_MARGIN = 1.25  # the part's centre keeps this many part radii from the body's outline
+
+
+def _body_and_part_pose(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An ellipse (N, 2) inside the image, and a part's scale-rotation matrix and centre well inside the ellipse."""
+    short = min(height, width)
+    major = short * rng.uniform(*_BODY_RADIUS)
+    minor = major * rng.uniform(*_BODY_ASPECT)
+    centre = np.array([rng.uniform(major, width - major), rng.uniform(major, height - major)])
+    theta = rng.uniform(0, 2 * math.pi)
+    rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    body = centre + (_regular(_CIRCLE_VERTICES) * [major, minor]) @ rotation.T
+    part_radius = short * rng.uniform(*_PART_RADIUS)
+    margin = _PART_MARGIN * part_radius
+    spot = _regular(1, rng.uniform(0, 2 * math.pi))[0] * math.sqrt(rng.random())  # uniform in the unit disc
+    part_centre = centre + rotation @ (spot * [major - margin, minor - margin])
+    phi = rng.uniform(0, 2 * math.pi)
+    part_linear = part_radius * np.array([[math.cos(phi), -math.sin(phi)], [math.sin(phi), math.cos(phi)]])
+    return body, part_linear, part_centre
+
+
+def _part_star(rng: np.random.Generator, points: int) -> np.ndarray:
+    """A star with `points` points, inner radius drawn from the same range whatever the count."""
+    radii = np.tile([1.0, rng.uniform(*_STAR_INNER)], points)
+    return _regular(2 * points) * radii[:, None]
 
 
 def _paint_object(rng: np.random.Generator, canvas: np.ndarray, polygons: _Outline) -> np.ndarray:

@@ -10,13 +10,14 @@ Randomness comes only from generators passed in by the caller.
 """
 
 from contextlib import contextmanager
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from snapmix_demo.distributed import patched_module
 from snapmix_demo.errors import excerpt
 
 __all__ = [
@@ -128,13 +129,37 @@ def paste(a: Tensor, b: Tensor, box_a: Box, box_b: Box) -> Tensor:
 # ## 4. A batch, for training
 
 
-class BatchMix(NamedTuple):
-    """Mixed inputs, partner labels and the two per-sample label weights."""
+@dataclass(frozen=True, eq=False)
+class BatchMix:
+    """Mixed inputs, partner labels and the two per-sample label weights, with how they came about.
+
+    Iterates as the 4-tuple `(x, y_b, rho_a, rho_b)` that `snapmix_batch` has always returned, so
+    `x, y_b, rho_a, rho_b = snapmix_batch(...)` keeps working; the other fields are read by name.
+    """
 
     x: Tensor  # (N, C, H, W)
     y_b: Tensor  # (N,) labels of the pasted partners
     rho_a: Tensor  # (N,) weight of each sample's own label y
     rho_b: Tensor  # (N,) weight of y_b
+    fallback_a: Tensor  # (N,) bool: the sample's own CAM was degenerate, so rho_a is the area share
+    fallback_b: Tensor  # (N,) bool: the partner's CAM was degenerate, so rho_b is 1 - the area share
+    box_a: Box | None = None  # where the patches landed; None when nothing was mixed
+    box_b: Box | None = None  # where they were cut from
+    perm: Tensor | None = None  # (N,) partner of each sample; None when nothing was mixed
+
+    def __iter__(self):
+        return iter((self.x, self.y_b, self.rho_a, self.rho_b))
+
+    @property
+    def mixed(self) -> bool:
+        """Whether partners' patches were pasted (False: the probability gate or an empty box said no)."""
+        return self.perm is not None
+
+
+def _unmixed(x: Tensor, y: Tensor) -> BatchMix:
+    """The batch as it is: own labels with weight 1, no partner, no fallback."""
+    no = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    return BatchMix(x, y, x.new_ones(len(x)), x.new_zeros(len(x)), no, no)
 
 
 @contextmanager
@@ -151,6 +176,7 @@ def eval_mode(model: nn.Module):
 @torch.no_grad()
 def batch_spms(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """SPMs (N, H, W) of each sample's labelled class, in one eval-mode pass, with the degeneracy mask."""
+    model = patched_module(model)
     with eval_mode(model):
         feats = model.extract_features(x)
         fc = model.get_fc()
@@ -162,7 +188,7 @@ def mix_batch(x: Tensor, y: Tensor, model: nn.Module, *, box_a: Box, box_b: Box,
     """SnapMix `x` with its permutation `perm` (N,) at given boxes: the deterministic half of `snapmix_batch`."""
     height, width = x.shape[-2:]
     if box_area(box_a) == 0 or box_area(box_b) == 0:
-        return BatchMix(x, y, x.new_ones(len(x)), x.new_zeros(len(x)))
+        return _unmixed(x, y)
     perm = perm.to(x.device)
     spm, degenerate = batch_spms(model, x, y)
     lam_area = area_lambda(box_a, height, width)
@@ -171,7 +197,9 @@ def mix_batch(x: Tensor, y: Tensor, model: nn.Module, *, box_a: Box, box_b: Box,
     top, left, bottom, right = box_b
     crops = x[..., top:bottom, left:right][perm]  # a copy of the partners' crops, cut before anything is written
     mixed = paste(x, crops, box_a, (0, 0, bottom - top, right - left))
-    return BatchMix(mixed, y[perm], rho_a.to(x.dtype), rho_b.to(x.dtype))
+    return BatchMix(
+        mixed, y[perm], rho_a.to(x.dtype), rho_b.to(x.dtype), degenerate, degenerate[perm], box_a, box_b, perm
+    )
 
 
 def snapmix_batch(
@@ -187,13 +215,16 @@ def snapmix_batch(
     Args:
         x: images (N, C, H, W), normalised as the model expects.
         y: integer labels (N,).
-        model: a patched backbone (`extract_features`, `get_fc`); its train/eval mode is restored.
+        model: a patched backbone (`extract_features`, `get_fc`), bare or wrapped in DDP, DataParallel or
+            torch.compile (`snapmix_demo.distributed.patched_module`); its train/eval mode is restored.
         beta: Beta(beta, beta) parameter of the box sizes (> 0; the paper uses 5).
         prob: probability of mixing this batch at all.
         generator: the only source of randomness (a CPU or device `torch.Generator`).
 
     Returns:
-        `BatchMix(x, y_b, rho_a, rho_b)`; without mixing: `x` unchanged, `y`, ones, zeros.
+        `BatchMix`, which unpacks as `(x, y_b, rho_a, rho_b)` and also says which CAMs fell back to area
+        (`fallback_a`, `fallback_b`), the boxes and the permutation; without mixing: `x` unchanged, `y`,
+        ones, zeros, no fallback, `mixed == False`.
 
     Example:
         >>> mix = snapmix_batch(x, y, model, beta=5.0, prob=0.5, generator=torch.Generator().manual_seed(0))
@@ -203,7 +234,7 @@ def snapmix_batch(
         raise ValueError(f"`prob` must be in [0, 1], got {prob!r}")
     n, height, width = x.shape[0], x.shape[-2], x.shape[-1]
     if torch.rand((), generator=generator, device=generator.device).item() >= prob:
-        return BatchMix(x, y, x.new_ones(n), x.new_zeros(n))
+        return _unmixed(x, y)
     rng = np.random.default_rng(int(torch.randint(2**62, (), generator=generator, device=generator.device)))
     box_a = rand_box(height, width, sample_lam(beta, rng), rng)
     box_b = rand_box(height, width, sample_lam(beta, rng), rng)

@@ -7,6 +7,7 @@ asserts on wall-clock time.
 
 import gc
 import io
+import math
 import random
 import statistics
 import threading
@@ -67,6 +68,17 @@ def _call(client: Client, image_a: str = CAT, image_b: str = COFFEE, **kwargs) -
 def _facts(res: dict) -> dict:
     """The result without what may differ between identical requests (timings, cache hits)."""
     return {k: v for k, v in res.items() if k not in ("timings_ms", "forward_passes")}
+
+
+def _close(a: object, b: object) -> bool:
+    """Equal, floats to 1e-6: a forward's reductions may split differently while other requests share the threads."""
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return isinstance(b, list | tuple) and len(a) == len(b) and all(map(_close, a, b))
+    return a == b
 
 
 def _assert_clean(message: str) -> None:
@@ -326,7 +338,7 @@ def test_concurrent_clients_get_what_each_would_get_alone(client, app_url, tmp_p
     for plan, results in zip(plans, together, strict=True):
         for req, res in zip(plan, results, strict=True):
             alone = _call(client, **req)
-            assert _facts(res) == _facts(alone), f"concurrent result differs from the lone one for {req}"
+            assert _close(_facts(res), _facts(alone)), f"concurrent result differs from the lone one for {req}"
 
 
 def test_models_built_concurrently_match_models_built_alone():

@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
-from snapmix_demo.shapes import CLASSES, HELDOUT_SEED_BASE, ShapeSample, make_arrays, make_sample
+from snapmix_demo.shapes import (
+    CLASSES,
+    HELDOUT_SEED_BASE,
+    PART_CLASSES,
+    ShapeSample,
+    make_arrays,
+    make_part_sample,
+    make_sample,
+)
 
 LUMA = np.array([0.299, 0.587, 0.114])
 SIZE_RANGE = (0.15, 0.60)  # object's extent as a fraction of the shorter side, as documented
@@ -235,3 +244,77 @@ def test_difficulty_zero_gives_large_objects_on_a_plain_background():
     assert np.median(background_spread) < 25, "a plain gradient has no texture or strokes"
     with pytest.raises(ValueError, match="difficulty"):
         make_sample(0, 96, difficulty=1.5)
+
+
+# ## The fine-grained "parts" task: one body, a small part that names the class
+
+
+def test_part_task_arrays_equal_samples_and_cover_the_classes():
+    seeds = range(200)
+    images, masks, labels = make_arrays(seeds, 64, task="parts")
+    for i in (0, 17, 199):
+        sample = make_part_sample(i, 64)
+        assert np.array_equal(images[i], np.asarray(sample.image)), f"image {i} differs from make_part_sample"
+        assert np.array_equal(masks[i], sample.mask) and labels[i] == sample.label
+    counts = np.bincount(labels, minlength=len(PART_CLASSES))
+    # 50 expected per class, binomial sd 6.1: [25, 75] is beyond 4 sd.
+    assert len(counts) == 4 and counts.min() >= 25 and counts.max() <= 75, f"class counts {counts.tolist()}"
+
+
+def test_part_classes_differ_only_in_the_part():
+    for seed in range(10):
+        samples = [make_part_sample(seed, 128, label=k) for k in range(len(PART_CLASSES))]
+        union = ndimage.binary_dilation(np.logical_or.reduce([s.mask for s in samples]), iterations=3)  # + edges
+        for k, sample in enumerate(samples[1:], start=1):
+            same = np.array_equal(pixels(samples[0])[~union], pixels(sample)[~union])
+            assert same, f"seed {seed}: {PART_CLASSES[0]} and {PART_CLASSES[k]} differ away from the part"
+            assert sample.label == k
+
+
+def points_of(mask: np.ndarray) -> int:
+    """Points of a star mask: the runs of mask pixels along a circle through its points (78 % of its radius).
+
+    Pixel steps along the edges make runs and gaps of a few samples: a closing and an opening (on the circle,
+    wrapped) remove them before counting.
+    """
+    ys, xs = np.nonzero(mask)
+    cy, cx = ys.mean(), xs.mean()
+    radius = 0.78 * (np.hypot(ys - cy, xs - cx).max() + 0.5)
+    angles = np.linspace(0, 2 * np.pi, 1440, endpoint=False)
+    ring = mask[np.round(cy + radius * np.sin(angles)).astype(int), np.round(cx + radius * np.cos(angles)).astype(int)]
+    wrapped = np.concatenate([ring[-20:], ring, ring[:20]])
+    kernel = np.ones(9, dtype=bool)  # 2.25 degrees; the gaps between 8 points span about 20 at this radius
+    ring = ndimage.binary_opening(ndimage.binary_closing(wrapped, kernel), kernel)[20:-20]
+    return int(np.sum(ring & ~np.roll(ring, 1)))
+
+
+@pytest.mark.parametrize("label", range(len(PART_CLASSES)))
+def test_part_is_a_small_star_with_its_points_on_a_plain_body(label):
+    name, points = PART_CLASSES[label], 5 + label
+    for seed in range(15):
+        sample = make_part_sample(seed, 320, label=label)  # large enough to count the part's points
+        mask, image = sample.mask, pixels(sample)
+        assert 0.004 < mask.mean() < 0.03, f"{name} seed {seed}: the part covers {mask.mean():.4f} of the image"
+        assert points_of(mask) == points, f"{name} seed {seed}: {points_of(mask)} points"
+        # n r sin(pi/n) / 4 for inner radius r in [0.45, 0.55]: 0.33-0.42 for 5 to 8 points
+        assert 0.30 <= fill_ratio(mask) <= 0.45, f"{name} seed {seed}: fill ratio {fill_ratio(mask):.3f}"
+        surround = ndimage.binary_dilation(mask, iterations=6) & ~ndimage.binary_dilation(mask, iterations=2)
+        spread = image[surround].std(axis=0).max()
+        assert spread < 12, f"{name} seed {seed}: around the part the colour varies (std {spread:.1f}): not on the body"
+        contrast = abs((image[erode(mask, 2)].mean(axis=0) - image[surround].mean(axis=0)) @ LUMA)
+        assert contrast >= 40, f"{name} seed {seed}: part/body luminance contrast {contrast:.1f}"
+
+
+def test_parts_appear_anywhere():
+    _, masks, _ = make_arrays(range(300), 64, task="parts")
+    ys, xs = zip(*(np.argwhere(m).mean(axis=0) for m in masks), strict=True)
+    for axis, values in (("rows", ys), ("columns", xs)):
+        low, high = np.percentile(values, [5, 95])
+        assert low < 20 and high > 44, f"part centres span {axis} {low:.0f}-{high:.0f} of 64 only"
+
+
+def test_part_task_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="label"):
+        make_part_sample(0, 64, label=4)
+    with pytest.raises(ValueError, match="unknown task"):
+        make_arrays([0], 64, task="birds")

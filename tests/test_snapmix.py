@@ -220,6 +220,17 @@ def test_mix_batch_falls_back_to_area_for_a_degenerate_cam(small_model):
     assert mix.rho_a[0] == pytest.approx(lam), "sample 0 has a flat CAM: rho_a must be the area share"
     assert mix.rho_b[2] == pytest.approx(1 - lam), "sample 2's partner is sample 0: rho_b must be 1 - area share"
     assert mix.rho_a[1] != pytest.approx(lam)
+    assert mix.fallback_a.tolist() == [True, False, False], "sample 0's own CAM fell back"
+    assert mix.fallback_b.tolist() == [False, False, True], "sample 2's partner (0) fell back"
+    assert mix.mixed and (mix.box_a, mix.box_b) == (box_a, box_b) and mix.perm.tolist() == [1, 2, 0]
+
+
+def test_batch_mix_still_unpacks_as_four_tensors(small_model):
+    x, y = _batch(3)
+    mix = snapmix_batch(x, y, small_model, generator=torch.Generator().manual_seed(1))
+    mixed_x, y_b, rho_a, rho_b = mix
+    assert mixed_x is mix.x and y_b is mix.y_b and rho_a is mix.rho_a and rho_b is mix.rho_b
+    assert not mix.fallback_a.any() and torch.equal(mix.y_b, y[mix.perm])
 
 
 def test_snapmix_batch_is_seeded_and_restores_train_mode(small_model):
@@ -243,6 +254,8 @@ def test_snapmix_batch_probability_gate(small_model):
     mix = snapmix_batch(x, y, small_model, prob=0.0, generator=torch.Generator().manual_seed(0))
     assert mix.x is x and torch.equal(mix.y_b, y)
     assert mix.rho_a.tolist() == [1.0, 1.0, 1.0] and mix.rho_b.tolist() == [0.0, 0.0, 0.0]
+    assert not mix.mixed and mix.box_a is None and mix.perm is None
+    assert mix.fallback_a.tolist() == [False, False, False] == mix.fallback_b.tolist()
     with pytest.raises(ValueError, match="prob"):
         snapmix_batch(x, y, small_model, prob=1.5, generator=torch.Generator())
 

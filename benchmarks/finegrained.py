@@ -1,0 +1,333 @@
+"""The SnapMix paper's claim, put to a test: on fine-grained data, semantic label weights beat area weights.
+
+Task: `snapmix_demo.shapes`' "parts" task. Every image holds the same kind of large body, and the four
+classes differ only in a small part placed anywhere on it, a star with 5, 6, 7 or 8 points (about 1 % of
+the pixels), on the shapes' clutter; the masks of that part are the ground truth of where each class lives.
+
+Fine-tunes the ImageNet `tf_efficientnet_lite0` (packaged weights, offline) with no mixing, with CutMix
+(one box at the same place in both images, area labels; beta 3, as the official SnapMix code runs it)
+and with SnapMix (`snapmix_batch`, beta 5): the same training images, steps, optimiser and schedule, one
+run per (method, seed). Mixing starts after a warm-up (`--mix-start`), for both mixing methods alike,
+because the CAMs of a freshly initialised 4-way head mean nothing.
+
+Reports, per method, mean ± sd over seeds of:
+- held-out accuracy (images from seeds never used in training);
+- label fidelity during training: mean |weight - true share| of the labels the mixed batches were
+  actually given, against the part masks (true share of A = part of A outside box A, of B = part of B
+  inside box B);
+- held-out label fidelity of SnapMix's weights computed from each final model's CAMs, beside CutMix's
+  area weights, on the same random pairs (MAE and Spearman against the part masks).
+
+Each finished run is appended to `<out>/runs.jsonl` and skipped when the command is run again, so the
+experiment can be stopped and resumed. Not part of CI (tests/test_finegrained.py runs its plumbing).
+
+Usage (benchmarks/README.md's figures; about 32 CPU-minutes on one thread):
+    nice -n 10 python benchmarks/finegrained.py --out runs/finegrained --threads 1
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["SNAPMIX_OFFLINE"] = "1"  # before any snapmix_demo import: never touch the network
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/finegrained.py` from anywhere
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from scipy import stats
+from torch import Tensor, nn
+
+from snapmix_demo.backbones import get_spec
+from snapmix_demo.evaluate import normalise
+from snapmix_demo.shapes import HELDOUT_SEED_BASE, PART_CLASSES, make_arrays
+from snapmix_demo.snapmix import (
+    BatchMix,
+    area_lambda,
+    box_mass,
+    class_cams,
+    paste,
+    rand_box,
+    sample_lam,
+    semantic_percent_maps,
+    snapmix_batch,
+    snapmix_loss,
+    upsample,
+)
+from snapmix_demo.train import initial_model
+
+BACKBONE = "tf_efficientnet_lite0"
+METHODS = ("none", "cutmix", "snapmix")
+PAPER = {"cutmix": 85.49, "snapmix": 87.75}  # CUB-200-2011, ResNet-50, top-1 % (Huang et al. 2021, Table 1)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run depends on besides its method and seed."""
+
+    steps: int = 200
+    batch_size: int = 32
+    size: int = 160
+    train_images: int = 1280
+    test_images: int = 1000
+    pairs: int = 2000
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    mix_start: int = 40
+    prob: float = 1.0
+    snapmix_beta: float = 5.0
+    cutmix_beta: float = 3.0
+
+
+# ## The two mixes
+
+
+def cutmix_batch(x: Tensor, y: Tensor, *, beta: float, prob: float, generator: torch.Generator) -> BatchMix:
+    """CutMix (Yun et al., ICCV 2019): one box at the same place in A and B, labels weighted by area."""
+    n, height, width = x.shape[0], x.shape[-2], x.shape[-1]
+    if torch.rand((), generator=generator).item() >= prob:
+        return unmixed(x, y)
+    no = torch.zeros(n, dtype=torch.bool)
+    rng = np.random.default_rng(int(torch.randint(2**62, (), generator=generator)))
+    box = rand_box(height, width, sample_lam(beta, rng), rng)
+    perm = torch.randperm(n, generator=generator)
+    lam = area_lambda(box, height, width)
+    weights = x.new_full((n,), lam), x.new_full((n,), 1 - lam)
+    return BatchMix(paste(x, x[perm], box, box), y[perm], *weights, no, no, box, box, perm)
+
+
+def unmixed(x: Tensor, y: Tensor) -> BatchMix:
+    """The batch as it is: own labels with weight 1."""
+    no = torch.zeros(len(x), dtype=torch.bool)
+    return BatchMix(x, y, x.new_ones(len(x)), x.new_zeros(len(x)), no, no)
+
+
+def true_shares(masks: Tensor, mix: BatchMix) -> tuple[Tensor, Tensor]:
+    """The share of each sample's part outside box A, and of its partner's part inside box B (the ground truth)."""
+    totals = masks.sum((-2, -1))
+    kept = 1 - box_mass(masks, mix.box_a) / totals
+    moved = (box_mass(masks, mix.box_b) / totals)[mix.perm]
+    return kept, moved
+
+
+def label_error(masks: Tensor, mix: BatchMix) -> Tensor:
+    """Per-sample mean |weight - true share| over the two labels of a mixed batch."""
+    kept, moved = true_shares(masks, mix)
+    return ((mix.rho_a - kept).abs() + (mix.rho_b - moved).abs()) / 2
+
+
+# ## One run
+
+
+def mix(method: str, x: Tensor, y: Tensor, model: nn.Module, cfg: Config, generator: torch.Generator) -> BatchMix:
+    """The batch as `method` mixes it."""
+    if method == "snapmix":
+        return snapmix_batch(x, y, model, beta=cfg.snapmix_beta, prob=cfg.prob, generator=generator)
+    if method == "cutmix":
+        return cutmix_batch(x, y, beta=cfg.cutmix_beta, prob=cfg.prob, generator=generator)
+    return unmixed(x, y)
+
+
+def train(method: str, seed: int, cfg: Config, data: dict[str, Tensor]) -> tuple[nn.Module, dict]:
+    """Fine-tune one model; returns it with the training-time label error and fallback rate."""
+    model = initial_model(BACKBONE, "imagenet", len(PART_CLASSES), seed=seed)  # a new head seeded by `seed`
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
+    generator = torch.Generator().manual_seed(seed)
+    order = _batches(seed, cfg)
+    errors, fallbacks = [], []
+    for step in range(cfg.steps):
+        idx = next(order)
+        x, y = data["x"][idx], data["y"][idx]
+        batch = mix(method if step >= cfg.mix_start else "none", x, y, model, cfg, generator)
+        if batch.mixed:
+            errors.append(label_error(data["masks"][idx], batch).mean().item())
+            fallbacks.append(batch.fallback_a.float().mean().item())
+        loss = snapmix_loss(model(batch.x), y, batch.y_b, batch.rho_a, batch.rho_b)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if (step + 1) % 50 == 0:
+            print(f"  {method} seed {seed} step {step + 1}/{cfg.steps}: loss {loss.item():.3f}", flush=True)
+    return model.eval(), {
+        "train_label_mae": statistics.fmean(errors) if errors else None,
+        "fallback_rate": statistics.fmean(fallbacks) if fallbacks else None,
+        "final_loss": loss.item(),
+    }
+
+
+def _batches(seed: int, cfg: Config):
+    """Indices of the training batches: a new permutation of the training images every epoch, seeded."""
+    epoch = 0
+    while True:
+        perm = np.random.default_rng([seed, epoch]).permutation(cfg.train_images)
+        for start in range(0, cfg.train_images - cfg.batch_size + 1, cfg.batch_size):
+            yield torch.from_numpy(perm[start : start + cfg.batch_size])
+        epoch += 1
+
+
+# ## Held-out evaluation
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, x: Tensor, y: Tensor, batch: int = 64) -> tuple[Tensor, Tensor]:
+    """Predicted classes and the upsampled CAMs of the true classes."""
+    preds, cams = [], []
+    for i in range(0, len(x), batch):
+        feats = model.extract_features(x[i : i + batch])
+        fc = model.get_fc()
+        preds.append(fc(feats.mean((2, 3))).argmax(1))
+        cams.append(upsample(class_cams(feats, fc.weight, fc.bias, y[i : i + batch]), x.shape[-2:]))
+    return torch.cat(preds), torch.cat(cams)
+
+
+def heldout_fidelity(spms: Tensor, degenerate: Tensor, masks: Tensor, cfg: Config, seed: int) -> dict:
+    """MAE and Spearman of SnapMix's CAM weights and of CutMix's area weights against the part masks."""
+    rng = np.random.default_rng([seed, 1])
+    n, height, width = masks.shape
+    totals = masks.sum((-2, -1))
+    rows = []
+    for _ in range(cfg.pairs):
+        i, j = (int(v) for v in rng.choice(n, size=2, replace=False))
+        box_a = rand_box(height, width, sample_lam(cfg.snapmix_beta, rng), rng)
+        box_b = rand_box(height, width, sample_lam(cfg.snapmix_beta, rng), rng)
+        lam = area_lambda(box_a, height, width)
+        snap_a = lam if degenerate[i] else 1 - float(box_mass(spms[i], box_a))
+        snap_b = 1 - lam if degenerate[j] else float(box_mass(spms[j], box_b))
+        true_a = 1 - float(box_mass(masks[i], box_a) / totals[i])
+        true_b = float(box_mass(masks[j], box_b) / totals[j])
+        box = rand_box(height, width, sample_lam(cfg.cutmix_beta, rng), rng)
+        cut = area_lambda(box, height, width)
+        cut_true_a = 1 - float(box_mass(masks[i], box) / totals[i])
+        cut_true_b = float(box_mass(masks[j], box) / totals[j])
+        rows.append((snap_a, snap_b, true_a, true_b, cut, 1 - cut, cut_true_a, cut_true_b))
+    snap_a, snap_b, true_a, true_b, cut_a, cut_b, cut_true_a, cut_true_b = np.array(rows).T
+    snap_w, snap_t = np.r_[snap_a, snap_b], np.r_[true_a, true_b]
+    cut_w, cut_t = np.r_[cut_a, cut_b], np.r_[cut_true_a, cut_true_b]
+    return {
+        "heldout_snapmix_mae": float(np.abs(snap_w - snap_t).mean()),
+        "heldout_snapmix_spearman": float(stats.spearmanr(snap_w, snap_t).statistic),
+        "heldout_cutmix_mae": float(np.abs(cut_w - cut_t).mean()),
+        "heldout_cutmix_spearman": float(stats.spearmanr(cut_w, cut_t).statistic),
+    }
+
+
+def evaluate(model: nn.Module, test: dict[str, Tensor], cfg: Config, seed: int) -> dict:
+    """Held-out accuracy and label fidelity of one trained model."""
+    preds, cams = predict(model, test["x"], test["y"])
+    spms, degenerate = semantic_percent_maps(cams)
+    return {
+        "accuracy": float((preds == test["y"]).float().mean()),
+        **heldout_fidelity(spms, degenerate, test["masks"], cfg, seed),
+    }
+
+
+# ## The experiment
+
+
+def dataset(seeds: Sequence[int], size: int) -> dict[str, Tensor]:
+    """Normalised images, labels and float part masks of the "parts" task."""
+    images, masks, labels = make_arrays(seeds, size, task="parts")
+    return {
+        "x": normalise(images, get_spec(BACKBONE)),
+        "y": torch.from_numpy(labels),
+        "masks": torch.from_numpy(masks).float(),
+    }
+
+
+def run(method: str, seed: int, cfg: Config, train_data: dict, test_data: dict) -> dict:
+    """One (method, seed) run: train, evaluate, report. Dropout's global RNG is forked and seeded."""
+    tick = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model, train_stats = train(method, seed, cfg, train_data)
+    return {
+        "method": method,
+        "seed": seed,
+        **train_stats,
+        **evaluate(model, test_data, cfg, seed),
+        "minutes": (time.perf_counter() - tick) / 60,
+        "config": asdict(cfg),
+    }
+
+
+def summary(results: list[dict]) -> str:
+    """Markdown table: mean ± sd over seeds per method."""
+
+    def cell(method: str, key: str, scale: float = 1.0, digits: int = 3) -> str:
+        values = [r[key] * scale for r in results if r["method"] == method and r[key] is not None]
+        if not values:
+            return "–"
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.fmean(values):.{digits}f} ± {sd:.{digits}f}"
+
+    lines = [
+        "| method | runs | held-out accuracy (%) | label MAE in training | SnapMix weights, held-out MAE / Spearman "
+        "| CutMix weights, held-out MAE / Spearman |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for method in METHODS:
+        runs = sum(r["method"] == method for r in results)
+        if runs:
+            lines.append(
+                f"| {method} | {runs} | {cell(method, 'accuracy', 100, 1)} | {cell(method, 'train_label_mae')} "
+                f"| {cell(method, 'heldout_snapmix_mae')} / {cell(method, 'heldout_snapmix_spearman')} "
+                f"| {cell(method, 'heldout_cutmix_mae')} / {cell(method, 'heldout_cutmix_spearman')} |"
+            )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Config]:
+    """Command-line options; the Config fields are options too."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("runs/finegrained"), help="folder of runs.jsonl")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    for name, value in asdict(Config()).items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    args = p.parse_args(argv)
+    cfg = Config(**{name: getattr(args, name) for name in asdict(Config())})
+    return args, cfg
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every missing (method, seed), then print the table of all runs with this configuration."""
+    args, cfg = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / "runs.jsonl"
+    done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    done = [r for r in done if r["config"] == asdict(cfg)]
+    train_data = dataset(range(cfg.train_images), cfg.size)
+    test_data = dataset(range(HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + cfg.test_images), cfg.size)
+    load_before = os.getloadavg()[0]
+    for seed in args.seeds:
+        for method in args.methods:
+            if any(r["method"] == method and r["seed"] == seed for r in done):
+                continue
+            result = run(method, seed, cfg, train_data, test_data)
+            done.append(result)
+            with log.open("a") as f:
+                f.write(json.dumps(result) + "\n")
+            print(f"{method} seed {seed}: accuracy {result['accuracy']:.1%} in {result['minutes']:.1f} min", flush=True)
+    print(
+        f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; "
+        f"{cfg}\n"
+    )
+    print(summary(done))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
