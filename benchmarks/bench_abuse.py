@@ -31,7 +31,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT, COFFEE = ROOT / "assets/examples/cat.jpg", ROOT / "assets/examples/coffee.jpg"
-VALUES = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", ""]  # after the two images
+# after the two images; the last two (checkpoint, classes) are extra values to a checkout from before them, ignored
+VALUES = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", "", None, ""]
 
 
 # ## One app, served from a checkout
@@ -162,7 +163,7 @@ def memory(http: httpx.Client, app: App, rejected: int, texts: int, big_mb: int)
     status = "refused (413)" if set(codes) == {413} else "accepted"
     out[f"{texts} calls with a unique 1 MB `weights` string: RSS kept"] = f"{rss_mb(app.pid) - start:+.0f} MB, {status}"
     start = rss_mb(app.pid)
-    code, _ = call(http, app, [None, None, *VALUES[:7], "1," * (big_mb * 2**19), ""])
+    code, _ = call(http, app, [None, None, *VALUES[:7], "1," * (big_mb * 2**19), *VALUES[8:]])
     settle(app.pid)
     out[f"one call with a {big_mb} MB `box_a`: RSS kept"] = f"{rss_mb(app.pid) - start:+.0f} MB ({code})"
     return out

@@ -141,11 +141,15 @@ def floor_demo(answer: dict) -> gr.Blocks:
             gr.Number(5.0, label="beta"),
             gr.Textbox("", label="box_a"),
             gr.Textbox("", label="box_b"),
+            gr.File(label="checkpoint"),
+            gr.Textbox("", label="classes"),
         ]
         output = gr.JSON(label="result")
         trigger = gr.Button("api")
 
-        def snapmix(image_a, image_b, backbone, mode, seed, weights, target_a, target_b, beta, box_a, box_b) -> dict:
+        def snapmix(
+            image_a, image_b, backbone, mode, seed, weights, target_a, target_b, beta, box_a, box_b, checkpoint, classes
+        ) -> dict:
             return answer  # the same parameter names as the app's: the same client calls
 
         trigger.click(snapmix, inputs, output, api_name="snapmix", **server.PIPELINE)

@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 
 API = "gradio_api"
-# The /snapmix endpoint's values after the two images (backbone, mode, seed, weights, targets, beta, boxes).
-VALUES = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", ""]
+# The /snapmix endpoint's values after the two images (backbone, mode, seed, weights, targets, beta, boxes, checkpoint,
+# classes): a raw request sends every one, where gradio_client fills in the defaults.
+VALUES = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", "", None, ""]
 
 
 def new_session() -> str:

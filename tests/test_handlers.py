@@ -8,6 +8,7 @@ from snapmix_demo.app import examples, handlers
 from snapmix_demo.app.examples import PHOTOS, SHAPES
 from snapmix_demo.backbones import get_spec
 from snapmix_demo.errors import InputError
+from tests._checkpoints import CLASSES, write_checkpoint, write_classes
 
 LITE0 = "tf_efficientnet_lite0"
 
@@ -17,6 +18,7 @@ def test_imagenet_is_offered_for_every_backbone_with_its_download_size():
         ("ImageNet", "imagenet"),
         ("shapes (bundled)", "shapes"),
         ("random", "random"),
+        ("own checkpoint", "checkpoint"),
     ]
     size = f"{get_spec('resnet50').download_mb:.0f}"
     assert handlers.weights_choices("resnet50")[0] == (f"ImageNet (download, {size} MB)", "imagenet")
@@ -36,20 +38,20 @@ def test_photos_come_first_and_shapes_show_only_with_a_model_that_knows_them(mon
 
 
 def test_an_example_sets_its_model_and_resets_the_classes():
-    backbone, weights, target_a, target_b, source = handlers.on_example(LITE0, "imagenet", "as_prop")
-    assert backbone == LITE0 and weights.value == "imagenet"
+    backbone, weights, target_a, target_b, own, source = handlers.on_example(LITE0, "imagenet", "as_prop")
+    assert backbone == LITE0 and weights.value == "imagenet" and not own.visible
     assert target_a.value == target_b.value == handlers.PREDICTED
     assert "as_prop=True" in source
 
 
 def test_results_are_out_of_date_exactly_when_the_controls_differ():
-    request = ("a.png", "b.png", LITE0, "imagenet", "default", "predicted", "predicted", 5.0, 0, "", "")
-    shown = handlers.Shown(request, result=None)
+    request = ("a.png", "b.png", LITE0, "imagenet", "default", "predicted", "predicted", 5.0, 0, "", "", None, None, "")
+    shown = handlers.Shown(handlers._request(request), result=None)
     assert handlers.on_check(None, *request) == ""
     assert "Out of date" not in handlers.on_check(shown, *request)
-    assert "Out of date" in handlers.on_check(shown, *request[:8], 1, "", "")
+    assert "Out of date" in handlers.on_check(shown, *request[:8], 1, *request[9:])
     failed = handlers.Shown(request, error="Image A: the file is empty.")
-    assert "the file is empty" in handlers.on_check(failed, *request[:8], 1, "", ""), "an error stays until a run"
+    assert "the file is empty" in handlers.on_check(failed, *request[:8], 1, *request[9:]), "an error stays until a run"
 
 
 def test_raw_image_payloads_become_what_the_decoder_reads():
@@ -66,3 +68,76 @@ def test_raw_image_payloads_become_what_the_decoder_reads():
 def test_messages_name_the_field_as_each_user_sees_it(labels, expected):
     message = handlers.message_for(InputError("box_a", "must be four whole numbers"), labels)
     assert message.startswith(expected) and message.endswith(".")
+
+
+# ## The own checkpoint: its controls, its class names in the target lists, staleness, the server's switch
+
+
+def _file(path) -> dict:
+    """A raw upload payload, as Gradio hands it to events that skip preprocessing."""
+    return {"path": str(path), "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+
+
+@pytest.fixture(scope="module")
+def resnet18_checkpoint(tmp_path_factory):
+    return write_checkpoint(tmp_path_factory.mktemp("ckpt"), "resnet18", "ddp")
+
+
+def test_choosing_own_checkpoint_shows_its_controls_and_the_targets_follow_its_classes(resnet18_checkpoint):
+    weights, target_a, target_b, own = handlers.on_weights("resnet18", "checkpoint", None, None, "")
+    assert weights.value == "checkpoint" and own.visible
+    assert target_a.choices == target_b.choices == [("predicted", "predicted")], "nothing uploaded yet"
+    numbered = handlers.on_weights("resnet18", "checkpoint", _file(resnet18_checkpoint), None, "")[1]
+    assert [c for c, _ in numbered.choices] == ["predicted", *(f"class {i}" for i in range(5))], "read from its head"
+    pasted = handlers.on_weights("resnet18", "checkpoint", _file(resnet18_checkpoint), None, "\n".join(CLASSES))[1]
+    assert [c for c, _ in pasted.choices] == ["predicted", *CLASSES]
+    assert not handlers.on_weights("resnet18", "random", None, None, "")[3].visible
+
+
+def test_a_class_file_and_pasted_names_replace_each_other(tmp_path, resnet18_checkpoint):
+    chosen = ("resnet18", "checkpoint", _file(resnet18_checkpoint))
+    text, target_a, target_b = handlers.on_class_file(*chosen, _file(write_classes(tmp_path)), "heron", "class 2")
+    assert text == "", "the file replaces pasted names"
+    assert (target_a.value, target_b.value) == ("heron", "predicted"), "a target that still exists is kept"
+    cleared, target_a, _ = handlers.on_class_text(*chosen, _file(tmp_path / "classes.txt"), "owl\nkiwi", "heron", "x")
+    assert cleared is None and [c for c, _ in target_a.choices] == ["predicted", "owl", "kiwi"]
+    assert target_a.value == "predicted"
+    kept, target_a, _ = handlers.on_class_text(*chosen, _file(tmp_path / "classes.txt"), "", "heron", "x")
+    assert kept is not None and [c for c, _ in target_a.choices] == ["predicted", *CLASSES], "emptied: the file counts"
+
+
+def test_own_checkpoint_controls_count_for_staleness_only_while_chosen(resnet18_checkpoint):
+    base = ("a.png", "b.png", "resnet18", "imagenet", "default", "predicted", "predicted", 5.0, 0, "", "")
+    shown = handlers.Shown(handlers._request((*base, None, None, "")))
+    assert "Out of date" not in handlers.on_check(shown, *base, _file(resnet18_checkpoint), None, "a\nb")
+    own = (*base[:3], "checkpoint", *base[4:])
+    shown = handlers.Shown(handlers._request((*own, _file(resnet18_checkpoint), None, "")))
+    assert "Out of date" not in handlers.on_check(shown, *own, _file(resnet18_checkpoint), None, "")
+    assert "Out of date" in handlers.on_check(shown, *own, _file(resnet18_checkpoint), None, "a\nb")
+    assert "Out of date" in handlers.on_check(shown, *own, None, None, "")
+
+
+def test_pasted_class_names_are_the_non_empty_lines():
+    assert handlers.class_source(" sparrow \n\nfinch\r\n  \n") == ["sparrow", "finch"]
+    assert handlers.class_source("") is None and handlers.class_source(None) is None
+    assert handlers.class_source({"path": "/x/classes.txt"}) == "/x/classes.txt", "an uploaded file is read by path"
+    with pytest.raises(InputError, match="as text, one per line, or as a text file"):
+        handlers.class_source(["a", "b"])
+
+
+def test_with_checkpoint_uploads_off_there_is_no_own_checkpoint(monkeypatch, resnet18_checkpoint):
+    monkeypatch.setenv("SNAPMIX_CHECKPOINT_UPLOADS", "off")
+    assert "checkpoint" not in [value for _, value in handlers.weights_choices(LITE0)]
+    for weights, checkpoint in (("checkpoint", None), ("auto", _file(resnet18_checkpoint))):
+        with pytest.raises(InputError, match="does not take checkpoints") as e:
+            handlers.own_model(weights, checkpoint, None)
+        assert handlers.message_for(e.value).startswith("Checkpoint: this server does not take checkpoints")
+
+
+def test_own_checkpoint_requests_name_what_is_missing():
+    with pytest.raises(InputError, match="please upload your checkpoint") as e:
+        handlers.own_model("checkpoint", None, "a\nb")
+    assert e.value.field == "checkpoint"
+    with pytest.raises(InputError, match="class names go with your own checkpoint") as e:
+        handlers.own_model("auto", None, "a\nb")
+    assert handlers.message_for(e.value).startswith("Class names: ")

@@ -140,28 +140,19 @@ def test_hostile_upload_gets_a_clear_message(client, tmp_path, case, side):
     _assert_still_serving(client)
 
 
-def test_file_over_the_upload_limit_is_refused_by_the_client(client, tmp_path):
+def test_an_image_over_its_size_cap_is_refused_by_the_decoder_by_name(client, tmp_path):
+    # uploads may be as large as a checkpoint (tests/test_api_checkpoints.py): images are held to theirs by imageio
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG" + b"\0" * MAX_BYTES)
-    with pytest.raises(ValueError, match="exceeds the maximum file size of 20971520 bytes"):
-        _call(client, image_a=str(big))  # gradio_client reads max_file_size from the config: nothing is sent
-    _assert_still_serving(client)
-
-
-def test_file_over_the_upload_limit_is_refused_by_the_server(client, tmp_path):
-    big = tmp_path / "big.png"
-    big.write_bytes(b"\x89PNG" + b"\0" * MAX_BYTES)
-    with big.open("rb") as f:  # a raw upload, past the client's own check
-        answer = httpx.post(client.upload_url, files=[("files", ("big.png", f))], timeout=120)
-    assert answer.status_code == 413
-    assert "maximum allowed size of 20971520 bytes" in answer.text
-    _assert_clean(answer.text)
+    with pytest.raises(AppError, match="`image_a`: the file is larger than 20 MB; please upload a smaller image") as e:
+        _call(client, image_a=str(big))
+    _assert_clean(str(e.value))
     _assert_still_serving(client)
 
 
 def test_a_file_of_exactly_the_upload_limit_reaches_the_decoder(client, tmp_path):
     limit = tmp_path / "limit.png"
-    limit.write_bytes(b"\x89PNG" + b"\0" * (MAX_BYTES - 4))  # Gradio's limit and ours agree: this one is ours to judge
+    limit.write_bytes(b"\x89PNG" + b"\0" * (MAX_BYTES - 4))  # the largest image the decoder judges by its content
     with pytest.raises(AppError, match="not an image in a supported format") as e:
         _call(client, image_a=str(limit))
     _assert_clean(str(e.value))
@@ -172,7 +163,7 @@ def test_a_server_path_that_was_not_uploaded_is_refused(client, app_url):
     def file_data(path: str) -> dict:
         return {"path": path, "meta": {"_type": "gradio.FileData"}}
 
-    values = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", ""]
+    values = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", "", None, ""]
     body = {"data": [file_data("/etc/hostname"), file_data(COFFEE), *values]}
     event = httpx.post(f"{app_url}gradio_api/call/snapmix", json=body, timeout=30).json()["event_id"]
     stream = httpx.get(f"{app_url}gradio_api/call/snapmix/{event}", timeout=60).text
@@ -423,7 +414,8 @@ def test_memory_and_caches_stay_bounded_over_many_requests(client, tmp_path):
 def test_result_files_folder_stays_bounded():
     extra = 6
     for seed in range(files.KEEP_RESULT_FOLDERS + extra):
-        request = (CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "")
+        own = (None, None, "")  # no checkpoint, class file or pasted names
+        request = (CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "", *own)
         outputs = handlers.on_run(*request, "jet", 0.5, handlers.VIEWS[0])
         assert outputs[0].error is None and all(Path(p).exists() for p in outputs[-1])
     kept = list(server.RESULTS_DIR.glob("r-*/result.json"))

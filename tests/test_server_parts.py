@@ -24,7 +24,15 @@ def test_defaults_serve_loopback_only():
     s = ServerSettings.from_env({})
     assert s.bind == "127.0.0.1" and s.loopback_only
     assert s.allowed_hosts == LOOPBACK_NAMES and s.allowed_origins == () and s.proxy_hops == 0
-    assert (s.max_body, s.upload_files, s.max_upload_body) == (64 * 1024, 2, 2 * MAX_BYTES + 64 * 1024)
+    assert (s.max_body, s.upload_files) == (64 * 1024, 2)
+    assert s.checkpoint_max == 250 * 2**20 and s.max_file == 250 * 2**20, "checkpoint uploads are on by default"
+    assert s.max_upload_body == 250 * 2**20 + 64 * 1024, "one checkpoint, or two images, per upload request"
+
+
+def test_with_checkpoint_uploads_off_uploads_are_capped_for_images():
+    s = ServerSettings.from_env({"SNAPMIX_CHECKPOINT_UPLOADS": "off"})
+    assert (s.checkpoint_max, s.max_file, s.max_upload_body) == (0, MAX_BYTES, 2 * MAX_BYTES + 64 * 1024)
+    assert ServerSettings.from_env({"SNAPMIX_CHECKPOINT_UPLOADS": "on"}).checkpoint_max > 0
 
 
 def test_on_spaces_the_space_hosts_are_allowed_and_one_proxy_is_trusted():

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,8 @@ def test_a_pickle_that_would_run_code_is_refused_and_never_runs(tmp_path):
     [
         (b"", "could not be loaded safely"),
         (b"not a checkpoint at all\n", "could not be loaded safely"),
+        ("\n".join(CLASSES).encode(), "could not be loaded safely"),  # the class list, picked by mistake
+        (b"K\x01K\x02s", "could not be loaded safely"),  # torch's unpickler raises IndexError on these
         ("list", "holds no state dict of tensors"),
     ],
 )
@@ -121,6 +124,22 @@ def test_an_oversized_checkpoint_is_refused_before_loading(tmp_path, states, mon
     monkeypatch.setattr(user, "CHECKPOINT_MAX_BYTES", 1024 * 1024)
     with pytest.raises(ValueError, match="larger than 1 MB"):
         load_backbone("resnet18", checkpoint=path)
+
+
+def test_a_compressed_checkpoint_that_would_unpack_past_the_cap_is_refused_before_loading(tmp_path, monkeypatch):
+    plain = tmp_path / "plain.pth"
+    torch.save({"fc.weight": torch.zeros(1024 * 1024)}, plain)  # 4 MB of zeros, stored as torch.save stores
+    bomb = tmp_path / "bomb.pth"
+    with zipfile.ZipFile(plain) as z, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for entry in z.infolist():  # torch.load inflates deflated entries too
+            out.writestr(entry.filename, z.read(entry.filename))
+    assert bomb.stat().st_size < 100_000
+    monkeypatch.setattr(user, "CHECKPOINT_MAX_BYTES", 1024 * 1024)
+    loaded = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loaded.append(a))
+    with pytest.raises(ValueError, match=r"`bomb\.pth` unpacks to more than 1 MB"):
+        load_backbone("resnet18", checkpoint=bomb)
+    assert not loaded, "refused from the archive's directory, before torch.load"
 
 
 def test_a_diverged_checkpoint_is_called_out(tmp_path, states):

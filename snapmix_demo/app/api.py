@@ -4,6 +4,10 @@ Its inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`) whose ev
 preprocessing, so every value reaches the core as it was sent: the core decodes and validates everything
 and its messages name the parameters (`` `seed`: must be a whole number ...``). Every UI event is
 private; this is the one public endpoint.
+
+A user's own model comes last, so gradio_client calls written before it keep working (the client fills in
+defaults; a raw request sends every value): `checkpoint` (a file) and `classes`, its class names as text,
+one per line, or as a text file (`handle_file`) when the list is longer than a request's 64 KB of text allows.
 """
 
 import html
@@ -31,12 +35,19 @@ def snapmix(
     beta: float,
     box_a: str,
     box_b: str,
+    checkpoint: bytes | None = None,
+    classes: str | None = None,
 ) -> dict:
-    """SnapMix two images; returns the result's facts (rho_a, rho_b, boxes, classes, ...) as JSON."""
+    """SnapMix two images; returns the result's facts (rho_a, rho_b, boxes, classes, ...) as JSON.
+
+    `checkpoint` is an uploaded checkpoint of `backbone`; `classes` its class names, as text (one per line) or an
+    uploaded text file.
+    """
     try:
-        res = run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
-    except ValueError as e:  # the core's messages are for the user; escaped, as Gradio shows errors as HTML
-        raise gr.Error(html.escape(message_for(e, labels={})), print_exception=False) from None
+        request = (image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
+        res = run_pair(*request, checkpoint, classes)
+    except ValueError as e:  # the core's messages are for the user; <, > and & escaped (Gradio shows errors as HTML)
+        raise gr.Error(html.escape(message_for(e, labels={}), quote=False), print_exception=False) from None
     except Exception:
         logger.exception("unexpected error in /snapmix")
         raise gr.Error(GENERIC) from None
@@ -57,4 +68,6 @@ def api_inputs() -> list[gr.components.Component]:
         gr.Number(5.0, label="beta"),
         gr.Textbox("", label="box_a"),
         gr.Textbox("", label="box_b"),
+        gr.File(label="checkpoint"),
+        gr.Textbox("", label="classes"),
     ]

@@ -28,7 +28,7 @@ from starlette.websockets import WebSocketClose
 from snapmix_demo.app import fairness
 from snapmix_demo.app.bodies import BodyTooLargeError, PartCounter, declared_length, read_body, replay
 from snapmix_demo.app.logs import excerpt
-from snapmix_demo.app.settings import is_loopback
+from snapmix_demo.app.settings import ServerSettings, is_loopback
 from snapmix_demo.app.upkeep import GuardState
 from snapmix_demo.imageio import MAX_BYTES
 
@@ -222,7 +222,7 @@ class Guard:
         if boundary is None:
             refusal = _refuse(400, "Uploads must be multipart/form-data.", plain=True)
         elif length is not None and length > limit:
-            refusal = _refuse(413, _too_big(files), plain=True)
+            refusal = _refuse(413, _too_big(self.settings), plain=True)
         elif self.state.temp is not None and not self.state.temp.admit(length or limit):
             self.state.throttle.log("temp", logging.WARNING, "refused an upload: the temp folder is full")
             refusal = _refuse(507, "The server has no room for uploads right now; please try again later.", plain=True)
@@ -259,11 +259,14 @@ class Guard:
                 raise
         if refused and not started:
             self.state.throttle.log("upload", logging.WARNING, "refused an upload over %d files or bytes", files)
-            await _refuse(413, _too_big(files), plain=True)(scope, receive, send)
+            await _refuse(413, _too_big(self.settings), plain=True)(scope, receive, send)
 
 
-def _too_big(files: int) -> str:
-    return f"Upload too large: at most {files} files of {MAX_BYTES >> 20} MB each per request."
+def _too_big(settings: ServerSettings) -> str:
+    images = f"at most {settings.upload_files} files of {MAX_BYTES >> 20} MB each per request"
+    if not settings.checkpoint_max:
+        return f"Upload too large: {images}."
+    return f"Upload too large: {images}, or one checkpoint of {settings.checkpoint_max >> 20} MB."
 
 
 def _boundary(content_type: str) -> bytes | None:

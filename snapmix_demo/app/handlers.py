@@ -23,6 +23,7 @@ import gradio as gr
 import torch
 
 from snapmix_demo.app.files import write_result_files
+from snapmix_demo.app.settings import checkpoint_uploads
 from snapmix_demo.backbones import BACKBONES, get_spec
 from snapmix_demo.errors import InputError
 from snapmix_demo.explain import (
@@ -40,9 +41,12 @@ from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
 from snapmix_demo.render import mixed_view, overlays
 from snapmix_demo.weights import available_weights, fetch_imagenet, imagenet_status, weights_classes
+from snapmix_demo.weights.user import class_list, class_names, head_size, read_checkpoint
 
 __all__ = [
     "CHART_PLACEHOLDER",
+    "CHECKPOINT",
+    "CHECKPOINT_TYPES",
     "FIELD_LABELS",
     "MODE_NOTES",
     "PREDICTED",
@@ -55,26 +59,35 @@ __all__ = [
     "Shown",
     "backbone_choices",
     "class_choices",
+    "class_source",
     "default_weights",
     "image_source",
     "message_for",
     "on_auto",
     "on_backbone",
     "on_check",
+    "on_class_file",
+    "on_class_text",
+    "on_classes",
     "on_display",
     "on_example",
     "on_mode",
     "on_new_boxes",
     "on_run",
     "on_weights",
+    "own_model",
     "patch_source",
     "run_pair",
+    "upload_path",
+    "user_classes",
     "weights_choices",
 ]
 
 logger = logging.getLogger(__name__)
 
 PREDICTED = "predicted"
+CHECKPOINT = "checkpoint"  # the weights choice "own checkpoint"
+CHECKPOINT_TYPES = [".pth", ".pt", ".ckpt", ".bin", ".tar"]  # what torch.save writes under its usual names
 RAW = {"preprocess": False}  # for events that take the images: see the module docstring
 _MAX_DATA_URL_CHARS = (MAX_BYTES // 3 + 2) * 4  # base64 of one byte more than the decoder accepts
 VIEWS = ("CAM overlay", "raw SPM")
@@ -92,7 +105,10 @@ MODE_NOTES = {
 }
 # What a run takes, by the page's component names (`run_pair`'s order), then the display options; and what
 # it returns, in order.
-REQUEST = ("img_a", "img_b", "backbone", "weights", "mode", "target_a", "target_b", "beta", "seed", "box_a", "box_b")
+REQUEST = (
+    *("img_a", "img_b", "backbone", "weights", "mode", "target_a", "target_b", "beta", "seed", "box_a", "box_b"),
+    *("checkpoint", "classes_file", "classes_text"),
+)
 RESULT_OUTPUTS = (
     "state",
     "banner",
@@ -119,6 +135,8 @@ FIELD_LABELS = {
     "seed": "Seed of the boxes",
     "box_a": "Box A",
     "box_b": "Box B",
+    "checkpoint": "Checkpoint",
+    "classes": "Class names",
 }
 
 
@@ -158,13 +176,17 @@ def backbone_choices() -> list[tuple[str, str]]:
 
 
 def weights_choices(backbone: str) -> list[tuple[str, str]]:
-    """Weights radio entries: ImageNet always (with its download size when it must be fetched), shapes, random."""
+    """Weights radio entries: ImageNet (with its download size when it must be fetched), shapes, random, own.
+
+    "own checkpoint" is offered unless the server turned checkpoint uploads off.
+    """
     status = imagenet_status(backbone)
     imagenet = "ImageNet" if status != "download" else f"ImageNet (download, {get_spec(backbone).download_mb:.0f} MB)"
     kinds = [(imagenet, "imagenet")]
     if "shapes" in available_weights(backbone):
         kinds.append(("shapes (bundled)", "shapes"))
-    return [*kinds, ("random", "random")]
+    own = [("own checkpoint", CHECKPOINT)] if checkpoint_uploads() else []
+    return [*kinds, ("random", "random"), *own]
 
 
 def default_weights(backbone: str) -> str:
@@ -172,9 +194,27 @@ def default_weights(backbone: str) -> str:
     return available_weights(backbone)[0]
 
 
-def class_choices(backbone: str, weights: str) -> list[str]:
+def class_choices(backbone: str, weights: str, checkpoint=None, classes=None) -> list[str]:
     """Target-class choices for a backbone with given weights: "predicted", then its class names."""
+    if weights == CHECKPOINT:
+        return [PREDICTED, *user_classes(backbone, checkpoint, classes)]
     return [PREDICTED, *weights_classes(backbone, weights)]
+
+
+def user_classes(backbone: str, checkpoint, classes) -> tuple[str, ...]:
+    """The classes of the user's checkpoint as far as the controls tell, for the target lists.
+
+    The class list, else `class 0` ... from the checkpoint's head; none while neither can be read (a run then
+    says why).
+    """
+    try:
+        names = class_list(class_source(classes))
+        path = upload_path(checkpoint)
+        if names or path is None:
+            return names or ()
+        return class_names(None, head_size(read_checkpoint(path).state, backbone))
+    except (ValueError, KeyError):
+        return ()
 
 
 def patch_source(backbone: str, mode: str) -> str:
@@ -189,23 +229,57 @@ def _model_class(backbone: str) -> type:
         return type(get_spec(backbone).builder(num_classes=1))
 
 
-def _model_widgets(backbone: str, weights: str) -> tuple:
-    classes = class_choices(backbone, weights)
+def _targets(choices: list[str], *values: str) -> tuple:
+    """Target dropdowns with new choices, each keeping its value while the choices still hold it."""
+    return tuple(gr.Dropdown(choices=choices, value=v if v in choices else PREDICTED) for v in values)
+
+
+def _model_widgets(backbone: str, weights: str, checkpoint=None, classes=None) -> tuple:
+    """Weights radio, both target lists (reset to "predicted") and the own-checkpoint controls' visibility."""
+    choices = class_choices(backbone, weights, checkpoint, classes)
     return (
         gr.Radio(choices=weights_choices(backbone), value=weights),
-        gr.Dropdown(choices=classes, value=PREDICTED),
-        gr.Dropdown(choices=classes, value=PREDICTED),
+        *_targets(choices, PREDICTED, PREDICTED),
+        gr.Column(visible=weights == CHECKPOINT),
     )
 
 
-def on_backbone(backbone: str):
-    """New backbone: its weights (the best at hand selected), class lists, and the patch source of the mode."""
-    return _model_widgets(backbone, default_weights(backbone))
+def _chosen_classes(classes_file, classes_text):
+    """The class list in use: an uploaded file, else the pasted names (each clears the other when given)."""
+    return classes_file if classes_file is not None else classes_text
+
+
+def on_backbone(backbone: str, weights: str, checkpoint, classes_file, classes_text):
+    """New backbone: its best weights at hand (an own checkpoint stays chosen), class lists, checkpoint controls."""
+    if weights != CHECKPOINT:
+        weights = default_weights(backbone)
+    return _model_widgets(backbone, weights, checkpoint, _chosen_classes(classes_file, classes_text))
 
 
 def on_example(backbone: str, weights: str, mode: str):
     """An example's model: backbone, weights, class lists reset to "predicted", patch source."""
     return (backbone, *_model_widgets(backbone, weights), patch_source(backbone, mode))
+
+
+def on_classes(backbone: str, weights: str, checkpoint, classes_file, classes_text, target_a: str, target_b: str):
+    """A new checkpoint or class list: the target lists follow its classes, keeping chosen targets that remain."""
+    if weights != CHECKPOINT:
+        return gr.skip(), gr.skip()
+    choices = class_choices(backbone, weights, checkpoint, _chosen_classes(classes_file, classes_text))
+    return _targets(choices, target_a, target_b)
+
+
+def on_class_file(backbone: str, weights: str, checkpoint, classes_file, target_a: str, target_b: str):
+    """A class list file was uploaded: it replaces any pasted names, and the target lists follow it."""
+    return "", *on_classes(backbone, weights, checkpoint, classes_file, "", target_a, target_b)
+
+
+def on_class_text(backbone: str, weights: str, checkpoint, classes_file, classes_text, target_a: str, target_b: str):
+    """Pasted or typed names replace an uploaded class file; the target lists follow the class list in use."""
+    typed = bool(classes_text and classes_text.strip())
+    cleared = None if typed and classes_file is not None else gr.skip()
+    in_use = None if typed else classes_file
+    return cleared, *on_classes(backbone, weights, checkpoint, in_use, classes_text, target_a, target_b)
 
 
 def _download_progress(progress: gr.Progress, backbone: str) -> Callable[[int, int | None], None]:
@@ -222,7 +296,7 @@ def _ensure_weights(backbone: str, weights: str, progress: gr.Progress) -> None:
         fetch_imagenet(backbone, progress=_download_progress(progress, backbone))
 
 
-def on_weights(backbone: str, weights: str, progress=gr.Progress()):  # noqa: B008 (Gradio's progress idiom)
+def on_weights(backbone: str, weights: str, checkpoint, classes_file, classes_text, progress=gr.Progress()):  # noqa: B008
     """New weights: ImageNet weights not here yet are downloaded now; the class lists follow the weights.
 
     A failed download says why in a toast and falls back to the best weights at hand.
@@ -232,7 +306,7 @@ def on_weights(backbone: str, weights: str, progress=gr.Progress()):  # noqa: B0
     except ValueError as e:  # DownloadError
         _toast(message_for(e))
         weights = default_weights(backbone)
-    return _model_widgets(backbone, weights)
+    return _model_widgets(backbone, weights, checkpoint, _chosen_classes(classes_file, classes_text))
 
 
 def on_mode(backbone: str, mode: str):
@@ -254,17 +328,70 @@ def image_source(payload: dict | str | bytes | None) -> str | bytes | None:
     return payload.get("path")
 
 
+def upload_path(payload: dict | str | None) -> str | None:
+    """The server path of an uploaded file from its raw payload (Gradio checked that it was uploaded)."""
+    return payload.get("path") if isinstance(payload, dict) else payload
+
+
+def class_source(value: dict | str | None) -> list[str] | str | None:
+    """What the core reads the class names from: an uploaded text file's path, or pasted text's non-empty lines.
+
+    Raises:
+        InputError: a value that is neither text nor a file.
+    """
+    if value is None or isinstance(value, dict):
+        return upload_path(value)
+    if not isinstance(value, str):
+        raise InputError("classes", "give the class names as text, one per line, or as a text file")
+    return [line.strip() for line in value.splitlines() if line.strip()] or None
+
+
+def own_model(weights: str, checkpoint, classes) -> tuple[str | None, list[str] | str | None]:
+    """The checkpoint's path and the class names of a request, checked against what this server allows."""
+    path, names = upload_path(checkpoint), class_source(classes)
+    if (path is not None or weights == CHECKPOINT) and not checkpoint_uploads():
+        raise InputError("checkpoint", "this server does not take checkpoints (SNAPMIX_CHECKPOINT_UPLOADS=off)")
+    if weights == CHECKPOINT and path is None:
+        raise InputError("checkpoint", f"please upload your checkpoint ({', '.join(CHECKPOINT_TYPES)})")
+    if names is not None and path is None:
+        raise InputError("classes", "class names go with your own checkpoint: upload one, or leave them empty")
+    return path, names
+
+
 def _request(values: tuple) -> tuple:
-    """The request values with the images as sources, so that two requests compare equal when they would agree."""
-    return (image_source(values[0]), image_source(values[1]), *values[2:])
+    """The `REQUEST` values as `run_pair` takes them, so that two requests compare equal when they would agree.
+
+    The images become sources, the class list is the file or the pasted names, and an own checkpoint and its
+    classes count only while chosen.
+    """
+    image_a, image_b, backbone, weights, *rest, checkpoint, classes_file, classes_text = values
+    own = (
+        (upload_path(checkpoint), _chosen_classes(classes_file, classes_text)) if weights == CHECKPOINT else (None,) * 2
+    )
+    return (image_source(image_a), image_source(image_b), backbone, weights, *rest, *own)
 
 
-def run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b) -> PairResult:
+def run_pair(
+    image_a,
+    image_b,
+    backbone,
+    weights,
+    mode,
+    target_a,
+    target_b,
+    beta,
+    seed,
+    box_a,
+    box_b,
+    checkpoint=None,
+    classes=None,
+) -> PairResult:
     """`snapmix_pair` on raw widget values, as they came: the core decodes, validates and names what it refuses."""
     image_a, image_b = image_source(image_a), image_source(image_b)
     for image, field in ((image_a, "image_a"), (image_b, "image_b")):
         if image is None:
             raise InputError(field, "please upload or paste an image, or pick an example")
+    checkpoint, classes = own_model(weights, checkpoint, classes)
     return snapmix_pair(
         image_a,
         image_b,
@@ -277,6 +404,8 @@ def run_pair(image_a, image_b, backbone, weights, mode, target_a, target_b, beta
         seed=seed,
         box_a=box_a,
         box_b=box_b,
+        checkpoint=checkpoint,
+        classes=classes,
     )
 
 

@@ -14,6 +14,7 @@ from snapmix_demo.app.api import api_inputs, snapmix
 from snapmix_demo.app.examples import ExampleSet, example_sets
 from snapmix_demo.app.handlers import (
     CHART_PLACEHOLDER,
+    CHECKPOINT_TYPES,
     MODE_NOTES,
     PREDICTED,
     RAW,
@@ -31,9 +32,11 @@ from snapmix_demo.app.server import PIPELINE, QUEUE
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.render import COLORMAPS
+from snapmix_demo.weights import user
 
 __all__ = ["build_demo"]
 
+CLASSES_TEXT_MAX_CHARS = 15_000  # pasted names travel with every run request, whose body is capped (64 KB)
 INTRO = (
     "# SnapMix explorer\n"
     "SnapMix pastes a box of image <span class='legend-b'>B</span> into image "
@@ -82,6 +85,7 @@ def _model_controls() -> dict:
     first = default_weights(DEFAULT_BACKBONE)
     backbone = gr.Dropdown(backbone_choices(), value=DEFAULT_BACKBONE, label="Backbone", elem_id="backbone")
     weights = gr.Radio(weights_choices(DEFAULT_BACKBONE), value=first, label="Weights", elem_id="weights")
+    own = _own_checkpoint()
     mode = gr.Radio(list(PATCH_MODES), value="default", label="@patch_to mode", elem_id="mode")
     mode_note = gr.Markdown(MODE_NOTES["default"], elem_id="mode-note")
     source = gr.Code(
@@ -93,7 +97,30 @@ def _model_controls() -> dict:
         max_lines=9,
         wrap_lines=True,
     )
-    return {"backbone": backbone, "weights": weights, "mode": mode, "mode_note": mode_note, "source": source}
+    return {"backbone": backbone, "weights": weights, **own, "mode": mode, "mode_note": mode_note, "source": source}
+
+
+def _own_checkpoint() -> dict:
+    """A user's fine-tuned checkpoint of the chosen backbone and its class names; shown while "own checkpoint" is."""
+    limit = f"{user.CHECKPOINT_MAX_BYTES / 2**20:g} MB"
+    with gr.Column(visible=False, elem_id="own-checkpoint") as own:
+        gr.Markdown(
+            f"Your checkpoint of the backbone above ({', '.join(CHECKPOINT_TYPES)}; up to {limit}; loaded with "
+            "`weights_only=True`) and its class names in the order of its outputs (without them: class 0, "
+            f"class 1, ...); paste up to {CLASSES_TEXT_MAX_CHARS:,} characters, upload longer lists.",
+            elem_id="own-note",
+        )
+        checkpoint = gr.File(label="Checkpoint", file_types=CHECKPOINT_TYPES, height=110, elem_id="checkpoint")
+        classes_file = gr.File(label="Class names (.txt)", file_types=[".txt"], height=110, elem_id="classes-file")
+        classes_text = gr.Textbox(
+            label="...or paste the class names, one per line",
+            placeholder="sparrow\nfinch\n...",
+            lines=3,
+            max_lines=8,
+            max_length=CLASSES_TEXT_MAX_CHARS,
+            elem_id="classes-text",
+        )
+    return {"own": own, "checkpoint": checkpoint, "classes_file": classes_file, "classes_text": classes_text}
 
 
 def _target(label: str, elem_id: str, classes: list[str]) -> gr.Dropdown:
@@ -229,21 +256,47 @@ def _wire(ui: SimpleNamespace) -> None:
         trigger_mode="always_last",
         **private,
     )
-    model_widgets = [ui.weights, ui.target_a, ui.target_b]
-    ui.backbone.input(handlers.on_backbone, ui.backbone, model_widgets, **private).then(
-        handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private
-    )
-    ui.weights.input(
-        handlers.on_weights, [ui.backbone, ui.weights], model_widgets, concurrency_id="download", **private
-    )
+    _wire_model(ui)
     ui.mode.change(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
     ui.api_trigger.click(snapmix, ui.api_inputs, ui.api_output, api_name="snapmix", **RAW, **PIPELINE)
+
+
+def _wire_model(ui: SimpleNamespace) -> None:
+    """Backbone, weights and the own checkpoint's files: the weights choices and target lists follow them.
+
+    They may download weights or read a checkpoint (for its number of classes): one at a time, files raw.
+    """
+    files = {"api_visibility": "private", "concurrency_id": "weights", **RAW}
+    own = [ui.checkpoint, ui.classes_file, ui.classes_text]
+    model_widgets = [ui.weights, ui.target_a, ui.target_b, ui.own]
+    ui.backbone.input(handlers.on_backbone, [ui.backbone, ui.weights, *own], model_widgets, **files).then(
+        handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], api_visibility="private"
+    )
+    ui.weights.input(handlers.on_weights, [ui.backbone, ui.weights, *own], model_widgets, **files)
+    chosen, targets = [ui.backbone, ui.weights, ui.checkpoint], [ui.target_a, ui.target_b]
+    gr.on(
+        [ui.checkpoint.upload, ui.checkpoint.clear, ui.classes_file.clear],
+        handlers.on_classes,
+        [*chosen, ui.classes_file, ui.classes_text, *targets],
+        targets,
+        **files,
+    )
+    ui.classes_file.upload(
+        handlers.on_class_file, [*chosen, ui.classes_file, *targets], [ui.classes_text, *targets], **files
+    )
+    ui.classes_text.change(  # not .input: a paste does not fire it; an emptied box falls back to the file
+        handlers.on_class_text,
+        [*chosen, ui.classes_file, ui.classes_text, *targets],
+        [ui.classes_file, *targets],
+        trigger_mode="always_last",
+        **files,
+    )
 
 
 def _wire_examples(ui, examples: gr.Examples, chosen: ExampleSet, run_inputs, outputs, then_check) -> None:
     """An example sets its images, then its backbone and weights (class lists reset), then runs."""
     private = {"api_visibility": "private"}
-    model = [ui.backbone, ui.weights, ui.target_a, ui.target_b, ui.source]
+    model = [ui.backbone, ui.weights, ui.target_a, ui.target_b, ui.own, ui.source]
     set_model = examples.load_input_event.then(
         lambda mode: handlers.on_example(chosen.backbone, chosen.weights, mode), ui.mode, model, **private
     )

@@ -16,7 +16,6 @@ from snapmix_demo.app.guard import Guard
 from snapmix_demo.app.settings import ServerSettings
 from snapmix_demo.app.style import CSS
 from snapmix_demo.app.upkeep import GuardState
-from snapmix_demo.imageio import MAX_BYTES
 
 __all__ = ["PIPELINE", "QUEUE", "QUEUE_MAX_SIZE", "RESULTS_DIR", "launch_kwargs", "serve"]
 
@@ -44,7 +43,7 @@ def launch_kwargs(settings: ServerSettings | None = None) -> dict:
         "theme": gr.themes.Soft(),
         "css": CSS,
         "footer_links": ["api"],
-        "max_file_size": MAX_BYTES,
+        "max_file_size": settings.max_file,
         "allowed_paths": [str(RESULTS_DIR)],  # only the app's own result files, wherever the temp dir points now
         "state_session_capacity": settings.session_capacity,
         "enable_monitoring": False,  # /monitoring would show every function's traffic to anyone
@@ -61,7 +60,9 @@ def _summary(s: ServerSettings) -> str:
     hosts = ", ".join(s.allowed_hosts) + ("" if s.loopback_only else ", any IP address")
     return (
         f"hosts {hosts}; queue share {s.queue_per_session} per session, {s.queue_per_ip} per address; "
-        f"bodies {s.max_body >> 10} KB, {s.upload_files} files per upload; temp cap {s.temp_cap >> 20} MB; "
+        f"bodies {s.max_body >> 10} KB, {s.upload_files} files per upload; "
+        f"checkpoint uploads {f'up to {s.checkpoint_max >> 20} MB' if s.checkpoint_max else 'off'}; "
+        f"temp cap {s.temp_cap >> 20} MB; "
         f"{s.session_capacity} sessions kept"
     )
 

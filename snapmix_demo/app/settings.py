@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from snapmix_demo.imageio import MAX_BYTES
+from snapmix_demo.weights import user
 
-__all__ = ["LOOPBACK_NAMES", "ServerSettings", "is_loopback"]
+__all__ = ["LOOPBACK_NAMES", "ServerSettings", "checkpoint_uploads", "is_loopback"]
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -24,6 +25,12 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def checkpoint_uploads(env: Mapping[str, str] | None = None) -> bool:
+    """Whether users may upload their own checkpoints: yes unless `SNAPMIX_CHECKPOINT_UPLOADS=off`."""
+    env = os.environ if env is None else env
+    return env.get("SNAPMIX_CHECKPOINT_UPLOADS", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -45,6 +52,7 @@ class ServerSettings:
     # How much one request may carry
     max_body: int = 64 * 1024  # any request body but an upload, refused before parsing when larger
     upload_files: int = 2  # files in one upload request: one run needs two images
+    checkpoint_max: int = user.CHECKPOINT_MAX_BYTES  # bytes of one uploaded checkpoint; 0 when uploads are off
     # How much of the queue one client may hold, and when a waiting job counts as abandoned
     queue_per_session: int = 4
     queue_per_ip: int = 16  # several people behind one NAT (a classroom) share an address
@@ -72,6 +80,7 @@ class ServerSettings:
             allowed_hosts=LOOPBACK_NAMES + space_hosts + _csv(env.get("SNAPMIX_ALLOWED_HOSTS")),
             allowed_origins=_csv(env.get("SNAPMIX_ALLOWED_ORIGINS")),
             max_body=_int(env, "SNAPMIX_MAX_BODY_KB", 64) * 1024,
+            checkpoint_max=user.CHECKPOINT_MAX_BYTES if checkpoint_uploads(env) else 0,
             queue_per_session=_int(env, "SNAPMIX_QUEUE_PER_SESSION", cls.queue_per_session),
             queue_per_ip=_int(env, "SNAPMIX_QUEUE_PER_IP", cls.queue_per_ip),
             proxy_hops=_int(env, "SNAPMIX_PROXY_HOPS", 1 if on_spaces else 0),
@@ -81,6 +90,14 @@ class ServerSettings:
         )
 
     @property
+    def max_file(self) -> int:
+        """Bytes of one uploaded file: a checkpoint's cap when they may be uploaded, else an image's.
+
+        Gradio's `max_file_size` applies to every upload alike; the decoder still refuses images over theirs.
+        """
+        return max(MAX_BYTES, self.checkpoint_max)
+
+    @property
     def max_upload_body(self) -> int:
-        """Bytes of one upload request: its files at the size cap, plus room for the multipart framing."""
-        return self.upload_files * MAX_BYTES + self.max_body
+        """Bytes of one upload request: its files at the image cap or one checkpoint, plus the multipart framing."""
+        return max(self.upload_files * MAX_BYTES, self.checkpoint_max) + self.max_body

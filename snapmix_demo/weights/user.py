@@ -8,7 +8,7 @@ file by its base name and sha256 prefix, never by its path.
 
 import functools
 import os
-import pickle
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,18 +81,38 @@ def read_checkpoint(path: str | os.PathLike) -> UserCheckpoint:
         size = path.stat().st_size
     except OSError as e:
         raise ValueError(f"{label} could not be read") from e
+    limit = f"{CHECKPOINT_MAX_BYTES / (1024 * 1024):g} MB (SNAPMIX_CHECKPOINT_MAX_MB)"
     if size > CHECKPOINT_MAX_BYTES:
-        limit = CHECKPOINT_MAX_BYTES / (1024 * 1024)
-        raise ValueError(f"{label} is larger than {limit:g} MB (SNAPMIX_CHECKPOINT_MAX_MB)")
+        raise ValueError(f"{label} is larger than {limit}")
+    unsafe = (
+        f"{label} could not be loaded safely: it is not a PyTorch checkpoint, or it holds objects other than "
+        "tensors and plain values (only weights_only=True loading is allowed)"
+    )
+    try:
+        unpacked = _unpacked_size(path)
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise ValueError(unsafe) from e
+    if unpacked > CHECKPOINT_MAX_BYTES:
+        raise ValueError(f"{label} unpacks to more than {limit}")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as e:
-        raise ValueError(
-            f"{label} could not be loaded safely: it is not a PyTorch checkpoint, or it holds objects other than "
-            "tensors and plain values (only weights_only=True loading is allowed)"
-        ) from e
+    except Exception as e:  # untrusted bytes: torch's unpickler also raises IndexError, struct.error, ...
+        raise ValueError(unsafe) from e
     state = _strip_wrappers(_unnest(loaded, label))
     return UserCheckpoint(remap_densenet_keys(state), path.name, checkpoint_digest(path))
+
+
+def _unpacked_size(path: Path) -> int:
+    """Bytes that `torch.load` would unpack: a zip archive's declared sizes, else the file's own size.
+
+    `torch.save` stores its zip entries uncompressed, but `torch.load` inflates compressed ones: a few
+    MB of deflated zeros would otherwise unpack into gigabytes of memory.
+    """
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # torch.load's own test for its zip format
+            return os.fstat(f.fileno()).st_size
+    with zipfile.ZipFile(path) as archive:
+        return sum(entry.file_size for entry in archive.infolist())
 
 
 def _unnest(loaded: object, label: str) -> dict[str, torch.Tensor]:
