@@ -201,3 +201,13 @@ def test_the_cli_refuses_bad_checkpoints_in_one_line(tmp_path, states):
         done = _cli(*args, "--out", str(tmp_path / "out"))
         assert done.returncode == 2, f"{what}: exit {done.returncode}, {done.stderr}"
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, f"{what}: {done.stderr}"
+
+
+def test_cached_analyses_belong_to_one_checkpoint_even_when_two_share_a_digest_prefix(tmp_path, states):
+    first = write_checkpoint(tmp_path, "resnet18", "plain", states["resnet18"])
+    other = write_checkpoint(tmp_path, "resnet18", "ddp", trained_state("resnet18", seed=9))
+    one = cached_backbone("resnet18", checkpoint=first).weights
+    two = cached_backbone("resnet18", checkpoint=other).weights
+    forged = type(two)(two.kind, one.source, two.classes, two.sha256)  # as if the 8 shown digits collided
+    assert forged != one, "the analysis cache keys on the full digest, not on the text shown"
+    assert one.sha256 == user.sha256(first) and len(one.sha256) == 64

@@ -86,6 +86,7 @@ class WeightsInfo:
     kind: str  # "imagenet", "shapes", "random" or "checkpoint"
     source: str  # human-readable origin, shown in the UI and in results (never a full path)
     classes: tuple[str, ...]
+    sha256: str | None = None  # a user's checkpoint's full digest: what identifies it (the source shows 8 digits)
 
 
 # ## Where ImageNet weights are
@@ -263,7 +264,8 @@ def _from_checkpoint(
     classes = class_names(names, count)
     model = build_model(spec.name, num_classes=count)
     model.load_state_dict(checkpoint.state)
-    return model, WeightsInfo("checkpoint", f"your checkpoint ({checkpoint.label}, {count} classes)", classes)
+    source = f"your checkpoint ({checkpoint.label}, {count} classes)"
+    return model, WeightsInfo("checkpoint", source, classes, checkpoint.sha256)
 
 
 # ## Bounded, thread-safe cache of built models (shared, read-only, eval mode)
