@@ -276,3 +276,17 @@ def test_pipeline_leaves_models_clean(photo_pair):
     assert not hooks
     info = model_cache_info()
     assert len(info["keys"]) <= info["maxsize"]
+
+
+@pytest.mark.parametrize("net", [NET, "tf_efficientnet_lite0"])
+def test_normalisation_is_the_textbook_formula(net):
+    from snapmix_demo.pipeline import _normalise
+
+    bb = cached_backbone(net, weights="random")
+    images = [
+        torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(i))
+        for i in range(2)
+    ]
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (bb.spec.mean, bb.spec.std))
+    expected = (torch.stack(images).double() / 255 - mean.double()) / std.double()
+    torch.testing.assert_close(_normalise(images, bb).double(), expected, atol=1e-5, rtol=0)
