@@ -166,15 +166,18 @@ def pair_sides(name: str, images: tuple[Image.Image, Image.Image], breakdown: li
 def bench_pair(name: str, args: argparse.Namespace) -> tuple[list[Row], dict[str, float]]:
     """Rows of (a) for one backbone, and the median of snapmix_pair's own timings (ms) of the fresh calls."""
     breakdown: list[dict] = []
-    sides = pair_sides(name, random_images(args.seed), breakdown)
-    fresh, bare, cached, bare_nchw = interleave(sides, args.pair_rounds, args.warmup, args.clock)
+    fresh_fn, bare_fn, cached_fn, nchw_fn = pair_sides(name, random_images(args.seed), breakdown)
+    # Each ratio from its own pair of sides, alternating: a third model between them would evict the caches.
+    fresh, bare = interleave([fresh_fn, bare_fn], args.pair_rounds, args.warmup, args.clock)
     measured = breakdown[-args.pair_rounds :]
+    cached, bare_c = interleave([cached_fn, bare_fn], args.pair_rounds, args.warmup, args.clock)
+    bare_nchw, bare_n = interleave([nchw_fn, bare_fn], args.pair_rounds, args.warmup, args.clock)
     medians = {k: statistics.median(d[k] for d in measured) for k in measured[0]}
     shape = f"2×3×{SIZE}×{SIZE}"
     rows = [
         Row("snapmix_pair (fresh) / forward", name, shape, fresh, bare),
-        Row("snapmix_pair (cached) / forward", name, shape, cached, bare, target=None),
-        Row("forward, NCHW model / channels_last model", name, shape, bare_nchw, bare, target=None),
+        Row("snapmix_pair (cached) / forward", name, shape, cached, bare_c, target=None),
+        Row("forward, NCHW model / channels_last model", name, shape, bare_nchw, bare_n, target=None),
     ]
     return rows, medians
 
