@@ -148,9 +148,21 @@ def floor_demo(answer: dict) -> gr.Blocks:
         trigger = gr.Button("api")
 
         def snapmix(
-            image_a, image_b, backbone, mode, seed, weights, target_a, target_b, beta, box_a, box_b, checkpoint, classes
+            image_a,
+            image_b,
+            backbone,
+            mode,
+            seed,
+            weights,
+            target_a,
+            target_b,
+            beta,
+            box_a,
+            box_b,
+            checkpoint=None,
+            classes=None,
         ) -> dict:
-            return answer  # the same parameter names as the app's: the same client calls
+            return answer  # the app's parameter names and optional ones: the same client calls
 
         trigger.click(snapmix, inputs, output, api_name="snapmix", **server.PIPELINE)
     return demo.queue(max_size=server.QUEUE_MAX_SIZE)
