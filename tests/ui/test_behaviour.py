@@ -4,6 +4,7 @@ No screenshots here: each test reads the page's text and image URLs. Issue 11's 
 """
 
 import pytest
+from playwright.sync_api import expect
 
 from snapmix_demo import pipeline
 from tests.ui._page import (
@@ -31,7 +32,9 @@ def _wait_for_text(page, selector: str, text: str) -> None:
 
 
 def _open_options(page) -> None:
+    """Open the accordion and wait until its controls are on screen (it animates open; a busy machine is slow)."""
     page.get_by_text("Classes, boxes and randomness").click()
+    page.locator("#beta input[type=range]").wait_for(state="visible")
 
 
 def test_opacity_rerenders_from_the_keyboard_and_on_enter(page):
@@ -53,7 +56,9 @@ def test_opacity_rerenders_from_the_keyboard_and_on_enter(page):
 def test_cheap_changes_rerun_at_once(page):
     run_first_example(page)
     _open_options(page)
-    page.locator("#beta input[type=range]").focus()
+    slider = page.locator("#beta input[type=range]")
+    slider.focus()
+    expect(slider).to_be_focused()
     page.keyboard.press("ArrowLeft")
     _wait_for_text(page, "#status", "beta 4.9")
     chart = _chart(page)
