@@ -41,7 +41,7 @@ from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
 from snapmix_demo.render import mixed_view, overlays
 from snapmix_demo.weights import available_weights, fetch_imagenet, imagenet_status, weights_classes
-from snapmix_demo.weights.user import class_list, class_names, head_size, read_checkpoint
+from snapmix_demo.weights.user import checkpoint_head_size, class_list, class_names
 
 __all__ = [
     "CHART_PLACEHOLDER",
@@ -212,7 +212,7 @@ def user_classes(backbone: str, checkpoint, classes) -> tuple[str, ...]:
         path = upload_path(checkpoint)
         if names or path is None:
             return names or ()
-        return class_names(None, head_size(read_checkpoint(path).state, backbone))
+        return class_names(None, checkpoint_head_size(path, backbone))
     except (ValueError, KeyError):
         return ()
 
@@ -409,11 +409,16 @@ def run_pair(
     )
 
 
+def _files(res: PairResult, cmap: str, alpha: float, view: str) -> dict[str, str]:
+    """The result's pictures as the display options draw them, written as its downloads (name -> path)."""
+    cam_a, cam_b = overlays(res, cmap=cmap, alpha=float(alpha), raw=view == RAW_VIEW)
+    return write_result_files(res, cam_a, cam_b, mixed_view(res))
+
+
 def _views(shown: Shown, cmap: str, alpha: float, view: str) -> tuple:
     """Every output of a run, in `RESULT_OUTPUTS` order, for a result."""
     res = shown.result
-    cam_a, cam_b = overlays(res, cmap=cmap, alpha=float(alpha), raw=view == RAW_VIEW)
-    files = write_result_files(res, cam_a, cam_b, mixed_view(res))
+    files = _files(res, cmap, alpha, view)
     return (
         shown,
         banner_html(res, stale=False),
@@ -440,7 +445,11 @@ def _failed(request: tuple, message: str) -> tuple:
 
 def on_run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's progress idiom)
     """Run a pair on the `REQUEST` values and the display options; every output, never raising."""
-    request, (cmap, alpha, view) = _request(values[:-3]), values[-3:]
+    return _run(_request(values[:-3]), values[-3:], progress)
+
+
+def _run(request: tuple, display: tuple, progress: gr.Progress) -> tuple:
+    """Every output of a run of `request`, drawn with the (cmap, alpha, view) `display` options."""
     try:
         _ensure_weights(request[2], request[3], progress)
         res = run_pair(*request)
@@ -449,7 +458,7 @@ def on_run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's progress id
     except Exception:
         logger.exception("unexpected error while running a pair")
         return _failed(request, GENERIC)
-    return _views(Shown(request, res), cmap, alpha, view)
+    return _views(Shown(request, res), *display)
 
 
 def on_auto(shown: Shown | None, *values, progress=gr.Progress()):  # noqa: B008
@@ -457,7 +466,7 @@ def on_auto(shown: Shown | None, *values, progress=gr.Progress()):  # noqa: B008
     request = _request(values[:-3])
     if request[0] is None or request[1] is None or (shown is not None and shown.request == request):
         return (gr.skip(),) * len(RESULT_OUTPUTS)
-    return on_run(*values, progress=progress)
+    return _run(request, values[-3:], progress)
 
 
 def on_check(shown: Shown | None, *request) -> str:
@@ -473,8 +482,8 @@ def on_display(shown: Shown | None, cmap: str, alpha: float, view: str):
     """Re-render the maps with a new colormap, opacity or view, without running the model."""
     if shown is None or shown.result is None or alpha is None:
         return gr.skip(), gr.skip(), gr.skip()
-    _, _, cam_a, _, cam_b, *_, files = _views(shown, cmap, alpha, view)
-    return cam_a, cam_b, files
+    files = _files(shown.result, cmap, alpha, view)
+    return files["cam_a.png"], files["cam_b.png"], list(files.values())
 
 
 def on_new_boxes(seed):

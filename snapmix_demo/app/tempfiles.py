@@ -5,13 +5,12 @@ Gradio's own `delete_cache` only deletes files it tracked, by age. Uploads cut s
 a running total, so the guard can refuse an upload that would pass the cap.
 """
 
-import asyncio
 import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from snapmix_demo.app.logs import Throttle
@@ -59,12 +58,6 @@ class TempStore:
         if deleted:
             _throttle.log("swept", logging.INFO, "temp folder: deleted %d old files, %d MB left", deleted, total >> 20)
         return deleted, total
-
-    async def keep_sweeping(self, every_s: float, keep: Callable[[], Iterable[str]] = tuple) -> None:
-        """Sweep now and then every `every_s` seconds, off the event loop, until cancelled."""
-        while True:
-            await asyncio.to_thread(self.sweep, keep())
-            await asyncio.sleep(every_s)
 
 
 def _sweep_file(path: str, deadline: float | None) -> int | None:

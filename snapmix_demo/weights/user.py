@@ -24,6 +24,7 @@ __all__ = [
     "CHECKPOINT_MAX_BYTES",
     "UserCheckpoint",
     "checkpoint_digest",
+    "checkpoint_head_size",
     "class_list",
     "class_names",
     "head_size",
@@ -141,6 +142,16 @@ def head_size(state: dict[str, torch.Tensor], backbone: str) -> int:
     if weight is None or weight.ndim != 2:
         raise KeyError(f"{get_spec(backbone).fc_path}.weight")
     return weight.shape[0]
+
+
+def checkpoint_head_size(path: str | os.PathLike, backbone: str) -> int:
+    """`head_size` of a checkpoint file, loaded once per content: the app asks on every control change."""
+    return _head_size_of(checkpoint_digest(path), os.fspath(path), backbone)
+
+
+@functools.lru_cache(maxsize=16)
+def _head_size_of(digest: str, path: str, backbone: str) -> int:
+    return head_size(read_checkpoint(path).state, backbone)
 
 
 Classes = Sequence[str] | str | os.PathLike | None  # names, a text file of names (one per line), or none
