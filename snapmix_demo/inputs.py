@@ -12,7 +12,17 @@ import numpy as np
 
 from snapmix_demo.errors import InputError, excerpt
 
-__all__ = ["BOX_DIGITS", "CLASS_DIGITS", "SEED_DIGITS", "beta_value", "box_value", "digits", "seed_value", "shown"]
+__all__ = [
+    "BOX_DIGITS",
+    "CLASS_DIGITS",
+    "SEED_DIGITS",
+    "beta_value",
+    "box_value",
+    "digits",
+    "prob_value",
+    "seed_value",
+    "shown",
+]
 
 SEED_DIGITS = 19  # seeds stay below 2**63: they round-trip through JSON, numpy and int64 unchanged
 BOX_DIGITS = 5  # a coordinate in the model-input frame, checked against the frame afterwards
@@ -63,6 +73,17 @@ def beta_value(value: object, field: str = "beta") -> float:
     if not (ok and math.isfinite(value) and value > 0):
         raise InputError(field, f"must be a positive number (the paper uses 5), got {shown(value)}")
     return float(value)
+
+
+def prob_value(value: object, field: str = "prob") -> float:
+    """A probability: a number from 0 to 1."""
+    try:
+        prob = float(value)
+    except (TypeError, ValueError):
+        prob = math.nan
+    if not 0.0 <= prob <= 1.0:
+        raise InputError(field, f"must be a number from 0 to 1, got {shown(value)}")
+    return prob
 
 
 def box_value(value: object, field: str) -> tuple[int, int, int, int] | None:

@@ -24,7 +24,6 @@ statistics a checkpoint saves. Each rank draws from `mix_generator(seed, rank, s
 differently and a run resumed from a checkpoint repeats the mixes it would have made.
 """
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ import lightning as L  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from snapmix_demo.distributed import has_patched_api, mix_generator, patched_module, sync_buffers  # noqa: E402
+from snapmix_demo.inputs import beta_value, prob_value  # noqa: E402
 from snapmix_demo.snapmix import BatchMix, snapmix_batch  # noqa: E402
 
 __all__ = ["MIX_ATTRIBUTE", "SnapMixCallback", "find_backbone", "first_two"]
@@ -98,10 +98,7 @@ class SnapMixCallback(L.Callback):
         Raises:
             ValueError: If `beta` or `prob` is out of range.
         """
-        if not (isinstance(beta, int | float) and math.isfinite(beta) and beta > 0):
-            raise ValueError(f"`beta` must be a positive number (the paper uses 5), got {beta!r}")
-        if not 0.0 <= prob <= 1.0:
-            raise ValueError(f"`prob` must be in [0, 1], got {prob!r}")
+        beta, prob = beta_value(beta), prob_value(prob)
         self.beta, self.prob, self.seed, self.unpack, self.backbone = beta, prob, seed, unpack, backbone
         self.sync_dist = sync_dist
         self._model: nn.Module | None = None

@@ -31,7 +31,6 @@ __all__ = [
     "CLASSES",
     "HELDOUT_SEED_BASE",
     "PART_CLASSES",
-    "TASK_CLASSES",
     "ShapeSample",
     "make_arrays",
     "make_part_sample",
@@ -40,7 +39,6 @@ __all__ = [
 
 CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring", "hexagon", "diamond")
 PART_CLASSES: tuple[str, ...] = ("star5", "star6", "star7", "star8")  # the small part that names the class
-TASK_CLASSES: dict[str, tuple[str, ...]] = {"shapes": CLASSES, "parts": PART_CLASSES}
 HELDOUT_SEED_BASE = 1_000_000_000  # training uses seeds below this, held-out evaluation at or above it
 
 _MIN_SIDE = 16  # pixels; below this no shape is recognisable
@@ -382,9 +380,13 @@ def _pose(rng: np.random.Generator, height: int, width: int, difficulty: float) 
     smallest, largest = _SIZE_RANGE
     radius = 0.5 * min(height, width) * rng.uniform(largest - difficulty * (largest - smallest), largest)
     centre = np.array([rng.uniform(radius, width - radius), rng.uniform(radius, height - radius)])
-    theta = rng.uniform(0, 2 * math.pi)
-    linear = radius * np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    linear = radius * _rotation(rng.uniform(0, 2 * math.pi))
     return linear, centre
+
+
+def _rotation(theta: float) -> np.ndarray:
+    """The 2x2 matrix that turns (x, y) by `theta` radians."""
+    return np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
 
 
 _STAR_POINTS = (5, 6, 7, 8)  # points of each part class
@@ -401,15 +403,13 @@ def _body_and_part_pose(rng: np.random.Generator, height: int, width: int) -> tu
     major = short * rng.uniform(*_BODY_RADIUS)
     minor = major * rng.uniform(*_BODY_ASPECT)
     centre = np.array([rng.uniform(major, width - major), rng.uniform(major, height - major)])
-    theta = rng.uniform(0, 2 * math.pi)
-    rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    rotation = _rotation(rng.uniform(0, 2 * math.pi))
     body = centre + (_regular(_CIRCLE_VERTICES) * [major, minor]) @ rotation.T
     part_radius = short * rng.uniform(*_PART_RADIUS)
     margin = _PART_MARGIN * part_radius
     spot = _regular(1, rng.uniform(0, 2 * math.pi))[0] * math.sqrt(rng.random())  # uniform in the unit disc
     part_centre = centre + rotation @ (spot * [major - margin, minor - margin])
-    phi = rng.uniform(0, 2 * math.pi)
-    part_linear = part_radius * np.array([[math.cos(phi), -math.sin(phi)], [math.sin(phi), math.cos(phi)]])
+    part_linear = part_radius * _rotation(rng.uniform(0, 2 * math.pi))
     return body, part_linear, part_centre
 
 

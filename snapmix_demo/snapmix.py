@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snapmix_demo.distributed import patched_module
-from snapmix_demo.errors import excerpt
+from snapmix_demo.inputs import beta_value, prob_value
 
 __all__ = [
     "BatchMix",
@@ -78,8 +78,7 @@ def semantic_percent_maps(cams: Tensor) -> tuple[Tensor, Tensor]:
 
 def sample_lam(beta: float, rng: np.random.Generator) -> float:
     """Mixing ratio lam ~ Beta(beta, beta); `beta` must be a positive finite number."""
-    if not (isinstance(beta, int | float) and not isinstance(beta, bool) and np.isfinite(beta) and beta > 0):
-        raise ValueError(f"`beta` must be a positive number (the paper uses 5), got {excerpt(beta)}")
+    beta = beta_value(beta)
     return float(rng.beta(beta, beta))
 
 
@@ -230,8 +229,7 @@ def snapmix_batch(
         >>> mix = snapmix_batch(x, y, model, beta=5.0, prob=0.5, generator=torch.Generator().manual_seed(0))
         >>> loss = snapmix_loss(model(mix.x), y, mix.y_b, mix.rho_a, mix.rho_b)
     """
-    if not 0.0 <= prob <= 1.0:
-        raise ValueError(f"`prob` must be in [0, 1], got {prob!r}")
+    prob = prob_value(prob)
     n, height, width = x.shape[0], x.shape[-2], x.shape[-1]
     if torch.rand((), generator=generator, device=generator.device).item() >= prob:
         return _unmixed(x, y)

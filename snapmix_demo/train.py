@@ -101,8 +101,13 @@ def train(
 
 def as_stored(model: nn.Module) -> nn.Module:
     """`model` with its weights rounded to float16 and back: evaluate exactly what the checkpoint holds."""
-    model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in _half_state(model).items()})
     return model
+
+
+def _half_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """`model`'s state dict with floating-point tensors in float16, as the bundled checkpoint stores it."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
 
 
 def save_bundled(
@@ -119,7 +124,7 @@ def save_bundled(
     folder = BUNDLED_DIR if folder is None else folder
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{backbone}_shapes.pth"
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, path)
+    torch.save(_half_state(model), path)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     manifest[backbone] = {
