@@ -46,20 +46,19 @@ from scipy import stats
 from torch import Tensor, nn
 
 from snapmix_demo.backbones import get_spec
-from snapmix_demo.evaluate import normalise
+from snapmix_demo.evaluate import normalise, predict
 from snapmix_demo.shapes import HELDOUT_SEED_BASE, PART_CLASSES, make_arrays
 from snapmix_demo.snapmix import (
     BatchMix,
     area_lambda,
     box_mass,
-    class_cams,
     paste,
     rand_box,
     sample_lam,
     semantic_percent_maps,
     snapmix_batch,
     snapmix_loss,
-    upsample,
+    unmixed,
 )
 from snapmix_demo.train import initial_model
 
@@ -101,12 +100,6 @@ def cutmix_batch(x: Tensor, y: Tensor, *, beta: float, prob: float, generator: t
     lam = area_lambda(box, height, width)
     weights = x.new_full((n,), lam), x.new_full((n,), 1 - lam)
     return BatchMix(paste(x, x[perm], box, box), y[perm], *weights, no, no, box, box, perm)
-
-
-def unmixed(x: Tensor, y: Tensor) -> BatchMix:
-    """The batch as it is: own labels with weight 1."""
-    no = torch.zeros(len(x), dtype=torch.bool)
-    return BatchMix(x, y, x.new_ones(len(x)), x.new_zeros(len(x)), no, no)
 
 
 def true_shares(masks: Tensor, mix: BatchMix) -> tuple[Tensor, Tensor]:
@@ -177,18 +170,6 @@ def _batches(seed: int, cfg: Config):
 # ## Held-out evaluation
 
 
-@torch.inference_mode()
-def predict(model: nn.Module, x: Tensor, y: Tensor, batch: int = 64) -> tuple[Tensor, Tensor]:
-    """Predicted classes and the upsampled CAMs of the true classes."""
-    preds, cams = [], []
-    for i in range(0, len(x), batch):
-        feats = model.extract_features(x[i : i + batch])
-        fc = model.get_fc()
-        preds.append(fc(feats.mean((2, 3))).argmax(1))
-        cams.append(upsample(class_cams(feats, fc.weight, fc.bias, y[i : i + batch]), x.shape[-2:]))
-    return torch.cat(preds), torch.cat(cams)
-
-
 def heldout_fidelity(spms: Tensor, degenerate: Tensor, masks: Tensor, cfg: Config, seed: int) -> dict:
     """MAE and Spearman of SnapMix's CAM weights and of CutMix's area weights against the part masks."""
     rng = np.random.default_rng([seed, 1])
@@ -222,7 +203,7 @@ def heldout_fidelity(spms: Tensor, degenerate: Tensor, masks: Tensor, cfg: Confi
 
 def evaluate(model: nn.Module, test: dict[str, Tensor], cfg: Config, seed: int) -> dict:
     """Held-out accuracy and label fidelity of one trained model."""
-    preds, cams = predict(model, test["x"], test["y"])
+    preds, cams = predict(model, test["x"], test["y"], batch=64)
     spms, degenerate = semantic_percent_maps(cams)
     return {
         "accuracy": float((preds == test["y"]).float().mean()),

@@ -35,7 +35,7 @@ from snapmix_demo.snapmix import (
 )
 from snapmix_demo.weights import available_weights, cached_backbone
 
-__all__ = ["Evaluation", "evaluate", "evaluate_model", "main", "normalise"]
+__all__ = ["Evaluation", "evaluate", "evaluate_model", "main", "normalise", "predict"]
 
 POINTING_TOLERANCE_PX = 8
 
@@ -66,7 +66,9 @@ def normalise(images: np.ndarray, spec: BackboneSpec) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def _predict(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch: int = 32):
+def predict(
+    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch: int = 32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Predicted classes and the upsampled CAMs of the true classes, batch by batch."""
     preds, cams = [], []
     for i in range(0, len(x), batch):
@@ -126,7 +128,7 @@ def evaluate_model(
     start = HELDOUT_SEED_BASE + 10_000_000 * (seed + 1)  # held out; apart from the examples' seeds (1.9e9)
     imgs, masks, labels = make_arrays(range(start, start + images), (height, width))
     labels_t = torch.from_numpy(labels)
-    preds, cams = _predict(model.eval(), normalise(imgs, spec), labels_t)
+    preds, cams = predict(model.eval(), normalise(imgs, spec), labels_t)
     spms, degenerate = semantic_percent_maps(cams)
     rows = _fidelity_rows(spms.numpy(), degenerate.numpy(), masks, pairs, seed)
     evaluation = Evaluation(

@@ -36,6 +36,7 @@ __all__ = [
     "semantic_percent_maps",
     "snapmix_batch",
     "snapmix_loss",
+    "unmixed",
     "upsample",
 ]
 
@@ -155,7 +156,7 @@ class BatchMix:
         return self.perm is not None
 
 
-def _unmixed(x: Tensor, y: Tensor) -> BatchMix:
+def unmixed(x: Tensor, y: Tensor) -> BatchMix:
     """The batch as it is: own labels with weight 1, no partner, no fallback."""
     no = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     return BatchMix(x, y, x.new_ones(len(x)), x.new_zeros(len(x)), no, no)
@@ -187,7 +188,7 @@ def mix_batch(x: Tensor, y: Tensor, model: nn.Module, *, box_a: Box, box_b: Box,
     """SnapMix `x` with its permutation `perm` (N,) at given boxes: the deterministic half of `snapmix_batch`."""
     height, width = x.shape[-2:]
     if box_area(box_a) == 0 or box_area(box_b) == 0:
-        return _unmixed(x, y)
+        return unmixed(x, y)
     perm = perm.to(x.device)
     spm, degenerate = batch_spms(model, x, y)
     lam_area = area_lambda(box_a, height, width)
@@ -232,7 +233,7 @@ def snapmix_batch(
     prob = prob_value(prob)
     n, height, width = x.shape[0], x.shape[-2], x.shape[-1]
     if torch.rand((), generator=generator, device=generator.device).item() >= prob:
-        return _unmixed(x, y)
+        return unmixed(x, y)
     rng = np.random.default_rng(int(torch.randint(2**62, (), generator=generator, device=generator.device)))
     box_a = rand_box(height, width, sample_lam(beta, rng), rng)
     box_b = rand_box(height, width, sample_lam(beta, rng), rng)
