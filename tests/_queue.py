@@ -11,9 +11,30 @@ from pathlib import Path
 import httpx
 
 API = "gradio_api"
-# The /snapmix endpoint's values after the two images (backbone, mode, seed, weights, targets, beta, boxes, checkpoint,
-# classes): a raw request sends every one, where gradio_client fills in the defaults.
-VALUES = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", "", None, ""]
+# The /snapmix endpoint's parameters after the two images, in order, with the values these tests send: a raw
+# request sends every one, where gradio_client fills in the defaults.
+_DEFAULTS = {
+    "backbone": "resnet18",
+    "mode": "default",
+    "seed": 0,
+    "weights": "random",
+    "target_a": "predicted",
+    "target_b": "predicted",
+    "beta": 5.0,
+    "box_a": "",
+    "box_b": "",
+    "checkpoint": None,
+    "classes": "",
+}
+
+
+def values(**changes: object) -> list:
+    """The values after the two images, in the endpoint's order, with `changes` by parameter name."""
+    assert changes.keys() <= _DEFAULTS.keys(), f"not a parameter of /snapmix: {changes.keys() - _DEFAULTS.keys()}"
+    return list({**_DEFAULTS, **changes}.values())
+
+
+VALUES = values()
 
 
 def new_session() -> str:

@@ -71,6 +71,16 @@ def photo_pair() -> tuple[Image.Image, Image.Image]:
     return Image.fromarray(a.astype(np.uint8)), Image.fromarray(b.astype(np.uint8))
 
 
+@pytest.fixture(scope="session")
+def result() -> pipeline.PairResult:
+    """One SnapMix result of two seeded random images (resnet18, random weights, box A and targets given)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (60, 90, 3), dtype=np.uint8) for _ in range(2))
+    return pipeline.snapmix_pair(
+        a, b, backbone="resnet18", weights="random", box_a=(10, 20, 110, 200), seed=1, target_a=1, target_b=2
+    )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_analysis_cache():
     pipeline.clear_caches()

@@ -11,6 +11,7 @@ from gradio_client.exceptions import AppError
 from snapmix_demo import PATCH_MODES
 from snapmix_demo.app.examples import PHOTO_PAIRS, example_sets
 from snapmix_demo.imageio import MAX_BYTES
+from tests import _queue as q
 
 CAT, COFFEE = PHOTO_PAIRS[0]
 BASE = {"backbone": "resnet18", "mode": "default", "seed": 0, "weights": "random"}
@@ -136,9 +137,7 @@ def test_nan_and_infinite_seeds_are_refused_by_name(app_url):
         paths = httpx.post(f"{app_url}gradio_api/upload", files=files, timeout=30).json()
     images = [{"path": p, "meta": {"_type": "gradio.FileData"}} for p in paths]
     for seed in ("NaN", "Infinity", "-Infinity"):
-        values = json.dumps(
-            [*images, "resnet18", "default", "SEED", "random", "predicted", "predicted", 5.0, "", "", None, ""]
-        )
+        values = json.dumps([*images, *q.values(seed="SEED")])
         body = '{"data": ' + values.replace('"SEED"', seed) + "}"
         headers = {"content-type": "application/json"}
         event = httpx.post(f"{app_url}gradio_api/call/snapmix", content=body, headers=headers, timeout=30).json()

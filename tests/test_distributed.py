@@ -6,12 +6,11 @@ import torch
 
 from snapmix_demo.distributed import mix_generator, patched_module, sync_buffers
 from snapmix_demo.snapmix import snapmix_batch
-from snapmix_demo.weights import load_backbone
 
 
 @pytest.fixture(scope="module")
-def small_model():
-    return load_backbone("resnet18", weights="random")
+def small_model(built):
+    return built("resnet18")
 
 
 def test_wrapped_models_give_the_same_mix_as_the_bare_one(small_model):

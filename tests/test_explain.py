@@ -3,10 +3,8 @@
 import dataclasses
 import re
 
-import numpy as np
 import pytest
 
-from snapmix_demo import snapmix_pair
 from snapmix_demo.explain import (
     banner_html,
     caption_html,
@@ -16,15 +14,6 @@ from snapmix_demo.explain import (
     topk_html,
     weights_html,
 )
-
-
-@pytest.fixture(scope="module")
-def result():
-    rng = np.random.default_rng(0)
-    a, b = (rng.integers(0, 256, (60, 90, 3), dtype=np.uint8) for _ in range(2))
-    return snapmix_pair(
-        a, b, backbone="resnet18", weights="random", box_a=(10, 20, 110, 200), seed=1, target_a=1, target_b=2
-    )
 
 
 def _text(html: str) -> str:

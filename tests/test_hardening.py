@@ -27,6 +27,7 @@ from snapmix_demo import PATCH_MODES, pipeline, weights
 from snapmix_demo.app import files, handlers, server
 from snapmix_demo.app.examples import PHOTO_PAIRS
 from snapmix_demo.imageio import MAX_BYTES
+from tests import _queue as q
 from tests._files import encode, gif_declaring, png_declaring
 
 CAT, COFFEE = PHOTO_PAIRS[0]
@@ -163,8 +164,7 @@ def test_a_server_path_that_was_not_uploaded_is_refused(client, app_url):
     def file_data(path: str) -> dict:
         return {"path": path, "meta": {"_type": "gradio.FileData"}}
 
-    values = ["resnet18", "default", 0, "random", "predicted", "predicted", 5.0, "", "", None, ""]
-    body = {"data": [file_data("/etc/hostname"), file_data(COFFEE), *values]}
+    body = {"data": [file_data("/etc/hostname"), file_data(COFFEE), *q.VALUES]}
     event = httpx.post(f"{app_url}gradio_api/call/snapmix", json=body, timeout=30).json()["event_id"]
     stream = httpx.get(f"{app_url}gradio_api/call/snapmix/{event}", timeout=60).text
     assert "event: error" in stream

@@ -41,15 +41,6 @@ def test_heatmap_peak_is_hot_and_degenerate_map_is_grey():
         heatmap_overlay(img, spm, alpha=1.5)
 
 
-@pytest.fixture(scope="module")
-def result():
-    rng = np.random.default_rng(0)
-    a, b = (rng.integers(0, 256, (60, 90, 3), dtype=np.uint8) for _ in range(2))
-    return snapmix_pair(
-        a, b, backbone="resnet18", weights="random", box_a=(10, 20, 110, 200), seed=1, target_a=1, target_b=2
-    )
-
-
 @pytest.mark.parametrize("cmap", COLORMAPS)
 def test_overlays_keep_the_frame_and_draw_box_a(result, cmap):
     cam_a, cam_b = overlays(result, cmap=cmap, alpha=0.3)

@@ -197,7 +197,7 @@ def test_a_body_over_its_limit_is_refused_before_it_is_read(spaces, route, lengt
 
 
 def test_json_bodies_over_64_kb_are_refused(spaces, http):
-    data = [None, None, "resnet18", "default", 0, "x" * 70_000, "predicted", "predicted", 5.0, "", "", None, ""]
+    data = [None, None, *q.values(weights="x" * 70_000)]
     answer = q.join(http, spaces.url, spaces.fn, data, q.new_session())
     assert answer.status_code == 413 and answer.json() == {"detail": "Request body too large."}
 
@@ -211,7 +211,7 @@ BIG_TEXT, BIG_TEXT_MB = 40, 25  # a unique 1 MB string in a text field, each
 
 def test_memory_stays_bounded_whoever_calls(spaces, http):
     def rejected(session: str, weights: str = "random") -> int:
-        data = [None, None, "resnet18", "default", 0, weights, "predicted", "predicted", 5.0, "", "", None, ""]
+        data = [None, None, *q.values(weights=weights)]
         answer = q.join(http, spaces.url, spaces.fn, data, session)
         if answer.status_code == 200:
             done, _ = q.outcome(http, spaces.url, session)
@@ -264,7 +264,7 @@ def _wait_until(condition, what: str, tries: int = 300) -> None:
 
 
 def _job(files: list[dict], seed: int) -> list:
-    return [*files, "resnet18", "default", seed, "random", "predicted", "predicted", 5.0, "", "", None, ""]
+    return [*files, *q.values(seed=seed)]
 
 
 @pytest.fixture
