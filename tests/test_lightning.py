@@ -101,22 +101,28 @@ def test_callback_validates_its_settings_and_batches():
 # ## One process
 
 
-@pytest.fixture(scope="module")
-def single_run():
-    """mobilenet_v2 (random init, 4 classes) at 64 px, 3 steps of 4 images, on one CPU device."""
-    backbone = build_model("mobilenet_v2", num_classes=4)
+def recorded_trainer(**settings) -> tuple[L.Trainer, Recorder]:
+    """A one-device CPU Trainer with the SnapMix callback, between a BN snapshot and a recorder of every mix."""
     snapshot = BNSnapshot()
     recorder = Recorder(snapshot)
     trainer = L.Trainer(
         accelerator="cpu",
         devices=1,
-        max_steps=3,
         callbacks=[snapshot, SnapMixCallback(beta=BETA, prob=1.0, seed=MIX_SEED), recorder],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        **settings,
     )
+    return trainer, recorder
+
+
+@pytest.fixture(scope="module")
+def single_run():
+    """mobilenet_v2 (random init, 4 classes) at 64 px, 3 steps of 4 images, on one CPU device."""
+    backbone = build_model("mobilenet_v2", num_classes=4)
+    trainer, recorder = recorded_trainer(max_steps=3)
     with torch.random.fork_rng(devices=[]):  # the classifier's dropout draws from the global RNG
         torch.manual_seed(0)
         trainer.fit(Classifier(backbone), shapes_loader(12, 64, 4, get_spec("mobilenet_v2")))
@@ -160,18 +166,7 @@ def test_single_process_logs_the_weights_and_fallback_rate(single_run):
 
 def test_a_compiled_backbone_trains_on_mixes_from_its_inner_module():
     compiled = torch.compile(tiny_net(), backend="eager")
-    snapshot = BNSnapshot()
-    recorder = Recorder(snapshot)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_steps=2,
-        callbacks=[snapshot, SnapMixCallback(beta=BETA, prob=1.0, seed=MIX_SEED), recorder],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer, recorder = recorded_trainer(max_steps=2)
     trainer.fit(Classifier(compiled), shapes_loader(8, 32, 4, get_spec("tf_efficientnet_lite0")))
     model = tiny_net()
     for record in recorder.records:
@@ -181,19 +176,7 @@ def test_a_compiled_backbone_trains_on_mixes_from_its_inner_module():
 
 
 def test_accumulated_micro_batches_draw_their_own_mixes():
-    snapshot = BNSnapshot()
-    recorder = Recorder(snapshot)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_steps=2,
-        accumulate_grad_batches=2,
-        callbacks=[snapshot, SnapMixCallback(beta=BETA, prob=1.0, seed=MIX_SEED), recorder],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer, recorder = recorded_trainer(max_steps=2, accumulate_grad_batches=2)
     trainer.fit(Classifier(tiny_net()), shapes_loader(16, 32, 4, get_spec("tf_efficientnet_lite0")))
     assert [r["step"] for r in recorder.records] == [0, 0, 1, 1], "two micro-batches per optimiser step"
     for i, record in enumerate(recorder.records):  # draw i = global step * 2 + micro-batch; boxes and partners
