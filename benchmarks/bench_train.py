@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from bench_core import CLOCKS, interleave
 
-from snapmix_demo.snapmix import snapmix_batch, snapmix_loss
+from snapmix_demo.snapmix import eval_mode, snapmix_batch, snapmix_loss
 from snapmix_demo.weights import load_backbone
 
 BACKBONES = ("tf_efficientnet_lite0", "resnet50")
@@ -82,10 +82,8 @@ def sides(name: str, args: argparse.Namespace) -> list[Callable[[], object]]:
         update(F.cross_entropy(model(x), y))
 
     def cam_forward() -> None:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model(x)
-        model.train()
 
     return [snapmix_step, plain_step, cam_forward]
 
