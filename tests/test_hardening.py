@@ -29,6 +29,7 @@ from snapmix_demo.app.examples import PHOTO_PAIRS
 from snapmix_demo.imageio import MAX_BYTES
 from tests import _queue as q
 from tests._files import encode, gif_declaring, png_declaring
+from tests.conftest import rss_mb
 
 CAT, COFFEE = PHOTO_PAIRS[0]
 BASE = {"backbone": "resnet18", "mode": "default", "seed": 0, "weights": "random"}
@@ -91,14 +92,6 @@ def _assert_clean(message: str) -> None:
 def _assert_still_serving(client: Client) -> None:
     res = _call(client, seed=12345)
     assert 0 <= res["rho_a"] <= 1 and 0 <= res["rho_b"] <= 1
-
-
-def _rss_mb() -> float:
-    """Resident memory of this process (which serves the app), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 # ## Hostile uploads: refused with a clear message, and the server keeps serving
@@ -394,13 +387,13 @@ RSS_GROWTH_MB = 20
 
 def test_memory_and_caches_stay_bounded_over_many_requests(client, tmp_path):
     pairs = _pairs(tmp_path, 60)  # 120 distinct images, two backbones: far more analyses than the cache holds
-    rss = {0: _rss_mb()}
+    rss = {0: rss_mb()}
     for i in range(1, 91):
         image_a, image_b = pairs[(i - 1) * 2 // 3]  # two of three requests bring new images, one only a new seed
         _call(client, image_a, image_b, backbone=("resnet18", "mobilenet_v2")[i % 2], mode="default", seed=i)
         if 40 <= i <= 45 or 85 <= i <= 90:
             gc.collect()
-            rss[i] = _rss_mb()
+            rss[i] = rss_mb()
         if i == 40:
             assert len(pipeline._analyses) == pipeline.ANALYSIS_CACHE_SIZE, "the cache should be full by now"
     warm, late = (statistics.median(rss[i] for i in range(end - 5, end + 1)) for end in (45, 90))

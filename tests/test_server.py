@@ -25,7 +25,7 @@ from snapmix_demo.app import EXAMPLES, api, build_demo, fairness, launch_kwargs,
 from snapmix_demo.app.logs import SafeFormatter
 from snapmix_demo.app.settings import ServerSettings
 from tests import _queue as q
-from tests.conftest import _free_port
+from tests.conftest import _free_port, rss_mb
 
 CAT, COFFEE = EXAMPLES[2]
 SPACE_ENV = {
@@ -52,13 +52,6 @@ def spaces():
 def http():
     with httpx.Client(timeout=60) as c:
         yield c
-
-
-def _rss_mb(field: str = "VmRSS") -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def _raw(port: int, head: str) -> str:
@@ -221,13 +214,13 @@ def test_memory_stays_bounded_whoever_calls(spaces, http):
     for _ in range(30):  # warm-up: the session store fills to its capacity first
         rejected(q.new_session())
     gc.collect()
-    start = _rss_mb()
+    start = rss_mb()
     assert all(rejected(q.new_session()) == 200 for _ in range(REJECTED))
     gc.collect()
-    after_rejected = _rss_mb()
+    after_rejected = rss_mb()
     codes = {rejected(q.new_session(), f"{i}" + "w" * 2**20) for i in range(BIG_TEXT)}
     gc.collect()
-    after_big = _rss_mb()
+    after_big = rss_mb()
     print(
         f"RSS MB: {start:.0f}, after {REJECTED} rejected {after_rejected:.0f}, after {BIG_TEXT} x 1 MB {after_big:.0f}"
     )
@@ -400,11 +393,11 @@ def test_a_40_megapixel_png_stays_within_its_stated_peak(spaces, http, tmp_path)
     files = [q.upload(http, spaces.url, path), q.upload(http, spaces.url, COFFEE)]
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident size
-    base = _rss_mb()
+    base = rss_mb()
     session = q.new_session()
     assert q.join(http, spaces.url, spaces.fn, [*files, *q.VALUES], session).status_code == 200
     done, _ = q.outcome(http, spaces.url, session)
-    peak = _rss_mb("VmHWM") - base
+    peak = rss_mb("VmHWM") - base
     print(f"peak RSS over the request: +{peak:.0f} MB")
     assert done is not None and done["success"], done
     assert peak < PEAK_MB, f"a 40 MP RGBA PNG added {peak:.0f} MB at its peak (stated: under {PEAK_MB})"
