@@ -21,7 +21,15 @@ from torch import Tensor
 
 from snapmix_demo.errors import InputError
 from snapmix_demo.mixes.draws import batch_rng, check_batch, gate, partners
-from snapmix_demo.mixes.frame import IDENTITY, MixResult, Placement, box_around, box_mask, mix_images, unmixed_result
+from snapmix_demo.mixes.frame import (
+    IDENTITY,
+    MixResult,
+    Placement,
+    box_around,
+    box_mask,
+    mixed_result,
+    unmixed_result,
+)
 from snapmix_demo.mixes.params import PROB, Param, beta_param
 from snapmix_demo.snapmix import box_area, rand_box, sample_lam
 
@@ -36,24 +44,10 @@ DECAY = Param("decay", 3.0, 0.0, math.inf, "power of the 1/f^decay fall-off of t
 FMIX_PARAMS = (beta_param(1.0), DECAY)
 
 
-def _label_dtype(x: Tensor) -> torch.dtype:
-    return x.dtype if x.is_floating_point() else torch.float32
-
-
-def _weights(x: Tensor, share_b: float | Tensor) -> tuple[Tensor, Tensor]:
-    """(rho_a, rho_b) per sample (N,) from B's share: a float for the batch or a tensor (N,)."""
-    rho_b = torch.as_tensor(share_b, dtype=torch.float64, device=x.device).expand(len(x))
-    return (1.0 - rho_b).to(_label_dtype(x)), rho_b.to(_label_dtype(x))
-
-
-def _result(x, y, mask, placement, perm, share_b, method, **named) -> MixResult:
-    """Mixed images and labels from a mask and placement; no CAM, so no fallback."""
-    no = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    rho_a, rho_b = _weights(x, share_b)
-    mixed = mix_images(x, mask, placement, perm)
-    return MixResult(
-        mixed, y[perm], rho_a, rho_b, no, no, perm=perm, mask=mask, placement=placement, method=method, **named
-    )
+def _area_rho(x: Tensor, share_b: float) -> tuple[Tensor, Tensor]:
+    """(rho_a, rho_b) (N,) from B's share of the output, the same for the whole batch."""
+    rho_b = torch.full((len(x),), share_b, dtype=torch.float64, device=x.device)
+    return 1.0 - rho_b, rho_b
 
 
 def mixup(
@@ -73,7 +67,7 @@ def mixup(
     lam = sample_lam(beta, batch_rng(generator))
     perm = partners(len(x), generator, perm, x.device)
     mask = torch.full((1, *x.shape[-2:]), 1.0 - lam, device=x.device).expand(len(x), -1, -1)
-    return _result(x, y, mask, IDENTITY, perm, 1.0 - lam, "mixup")
+    return mixed_result(x, y, mask, IDENTITY, perm, _area_rho(x, 1.0 - lam), "mixup")
 
 
 def cutmix(
@@ -97,7 +91,8 @@ def cutmix(
     if box_area(box) == 0:
         return unmixed_result(x, y, "cutmix")
     mask = box_mask(box, height, width, n, x.device)
-    return _result(x, y, mask, IDENTITY, perm, box_area(box) / (height * width), "cutmix", box_a=box, box_b=box)
+    rho = _area_rho(x, box_area(box) / (height * width))
+    return mixed_result(x, y, mask, IDENTITY, perm, rho, "cutmix", box_a=box, box_b=box)
 
 
 def resizemix(
@@ -128,8 +123,8 @@ def resizemix(
         return unmixed_result(x, y, "resizemix")
     placement = Placement(src=(0, 0, height, width), dst=box)
     mask = box_mask(box, height, width, n, x.device)
-    share_b = box_area(box) / (height * width)
-    return _result(x, y, mask, placement, perm, share_b, "resizemix", box_a=box, box_b=(0, 0, height, width))
+    rho = _area_rho(x, box_area(box) / (height * width))
+    return mixed_result(x, y, mask, placement, perm, rho, "resizemix", box_a=box, box_b=(0, 0, height, width))
 
 
 def low_freq_image(height: int, width: int, decay: float, rng: np.random.Generator) -> np.ndarray:
@@ -171,4 +166,4 @@ def fmix(
     plane = torch.from_numpy(fmix_mask(height, width, 1.0 - lam, decay, rng)).to(x.device)
     perm = partners(n, generator, perm, x.device)
     mask = plane.expand(n, height, width)
-    return _result(x, y, mask, IDENTITY, perm, float(plane.double().mean()), "fmix")
+    return mixed_result(x, y, mask, IDENTITY, perm, _area_rho(x, float(plane.double().mean())), "fmix")

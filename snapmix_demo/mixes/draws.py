@@ -1,9 +1,11 @@
 """Random draws shared by every mixing method, in `snapmix_batch`'s order, from the caller's generator only.
 
 Order of draws, for every method: the probability gate (`torch.rand`), one 62-bit seed for a numpy
-generator that draws the batch's scalars and boxes (Beta ratios, centres, FMix's spectrum), then the
-partner permutation (`torch.randperm`) unless the caller gives one. SnapMix drawn this way reproduces
-`snapmix_demo.snapmix.snapmix_batch` bit for bit; the global RNGs are never touched.
+generator that draws the batch's scalars and boxes (Beta ratios, centres, FMix's spectrum; GuidedMixup,
+which draws none, skips it), then the partner permutation (`torch.randperm`) unless the caller gives
+one. Drawing the shapes with numpy on the CPU makes them the same whichever device the images are on.
+SnapMix drawn this way reproduces `snapmix_demo.snapmix.snapmix_batch` bit for bit; the global RNGs
+are never touched.
 """
 
 import numpy as np

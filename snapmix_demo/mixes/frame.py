@@ -25,7 +25,9 @@ __all__ = [
     "box_around",
     "box_mask",
     "boxes_mask",
+    "label_dtype",
     "mix_images",
+    "mixed_result",
     "unmixed_result",
 ]
 
@@ -71,13 +73,42 @@ class MixResult(BatchMix):
         return tuple(self)[index]
 
 
+def label_dtype(x: Tensor) -> torch.dtype:
+    """Float type of the label weights: the images' own, or float32 for integer (uint8) images."""
+    return x.dtype if x.is_floating_point() else torch.float32
+
+
 def unmixed_result(x: Tensor, y: Tensor, method: str) -> MixResult:
     """The batch as it is: own labels with weight 1, an all-zero mask, no partner (`mixed` is False)."""
     no = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    dtype = x.dtype if x.is_floating_point() else torch.float32
-    ones, zeros = torch.ones(len(x), dtype=dtype, device=x.device), torch.zeros(len(x), dtype=dtype, device=x.device)
+    ones = torch.ones(len(x), dtype=label_dtype(x), device=x.device)
     mask = torch.zeros(1, *x.shape[-2:], device=x.device).expand(len(x), -1, -1)
-    return MixResult(x, y, ones, zeros, no, no, mask=mask, method=method)
+    return MixResult(x, y, ones, torch.zeros_like(ones), no, no, mask=mask, method=method)
+
+
+def mixed_result(
+    x: Tensor,
+    y: Tensor,
+    mask: Tensor,
+    placement: Placement,
+    perm: Tensor,
+    rho: tuple[Tensor, Tensor],
+    method: str,
+    fallback: tuple[Tensor, Tensor] | None = None,
+    **named: object,
+) -> MixResult:
+    """A mix's result: images mixed by `mask` and `placement`, labels `rho` = (rho_a, rho_b) (N,) each.
+
+    `fallback` = (fallback_a, fallback_b) (N,) bools, all False by default (a method that reads no map).
+    """
+    if fallback is None:
+        no = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        fallback = (no, no)
+    rho_a, rho_b = (r.to(label_dtype(x)) for r in rho)
+    mixed = mix_images(x, mask, placement, perm)
+    return MixResult(
+        mixed, y[perm], rho_a, rho_b, *fallback, perm=perm, mask=mask, placement=placement, method=method, **named
+    )
 
 
 def box_mask(box: Box, height: int, width: int, n: int, device: torch.device | str = "cpu") -> Tensor:

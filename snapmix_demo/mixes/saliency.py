@@ -24,7 +24,7 @@ from torch import Tensor
 
 from snapmix_demo.errors import InputError
 from snapmix_demo.mixes.draws import batch_rng, check_batch, check_maps, gate, partners
-from snapmix_demo.mixes.frame import IDENTITY, MixResult, boxes_mask, mix_images, unmixed_result
+from snapmix_demo.mixes.frame import IDENTITY, MixResult, boxes_mask, mixed_result, unmixed_result
 from snapmix_demo.mixes.params import PROB, Param, beta_param
 from snapmix_demo.snapmix import sample_lam
 
@@ -37,27 +37,6 @@ GRID = Param(
 ATTENTIVE_PARAMS = (TOP_K, GRID)
 SALIENCYMIX_PARAMS = (beta_param(1.0),)
 GUIDEDMIXUP_PARAMS = ()
-
-
-def _dtype(x: Tensor) -> torch.dtype:
-    return x.dtype if x.is_floating_point() else torch.float32
-
-
-def _result(x, y, mask, perm, rho_b, fallback_a, fallback_b, method, **named) -> MixResult:
-    """Mixed images (partners in the same frame) and labels rho_b (N,) and 1 - rho_b."""
-    rho_b = rho_b.double()
-    return MixResult(
-        mix_images(x, mask, IDENTITY, perm),
-        y[perm],
-        (1.0 - rho_b).to(_dtype(x)),
-        rho_b.to(_dtype(x)),
-        fallback_a,
-        fallback_b,
-        perm=perm,
-        mask=mask,
-        method=method,
-        **named,
-    )
 
 
 def _cells(size: int, parts: int, device: torch.device) -> Tensor:
@@ -109,7 +88,8 @@ def attentive_cutmix(
     mask_random = top_cells_mask(spm[perm], top_k, grid, random_scores)
     mask = torch.where(fallback_b[:, None, None], mask_random, mask_map)
     rho_b = torch.full((n,), top_k / cells, dtype=torch.float64, device=x.device)
-    return _result(x, y, mask, perm, rho_b, torch.zeros_like(degenerate), fallback_b, "attentive_cutmix")
+    rho = (1.0 - rho_b, rho_b)
+    return mixed_result(x, y, mask, IDENTITY, perm, rho, "attentive_cutmix", (torch.zeros_like(fallback_b), fallback_b))
 
 
 def peak_boxes(spm: Tensor, cut_h: int, cut_w: int) -> Tensor:
@@ -158,9 +138,9 @@ def saliencymix(
     )
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     mask = boxes_mask(boxes, height, width)
-    return _result(
-        x, y, mask, perm, areas / (height * width), torch.zeros_like(degenerate), fallback_b, "saliencymix", boxes=boxes
-    )
+    rho_b = areas.double() / (height * width)
+    fallback = (torch.zeros_like(fallback_b), fallback_b)
+    return mixed_result(x, y, mask, IDENTITY, perm, (1.0 - rho_b, rho_b), "saliencymix", fallback, boxes=boxes)
 
 
 def guided_mask(spm_a: Tensor, spm_b: Tensor) -> Tensor:
@@ -191,4 +171,5 @@ def guidedmixup(
     flat = torch.full_like(spm, 1.0 / (height * width), dtype=torch.float32)
     maps = torch.where(degenerate[:, None, None], flat, spm.float())
     mask = guided_mask(maps, maps[perm])
-    return _result(x, y, mask, perm, mask.double().mean(dim=(1, 2)), degenerate, degenerate[perm], "guidedmixup")
+    rho_b = mask.double().mean(dim=(1, 2))
+    return mixed_result(x, y, mask, IDENTITY, perm, (1.0 - rho_b, rho_b), "guidedmixup", (degenerate, degenerate[perm]))

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from snapmix_demo.mixes.draws import batch_rng, check_batch, check_maps, gate, partners
-from snapmix_demo.mixes.frame import IDENTITY, MixResult, Placement, box_mask, mix_images, unmixed_result
+from snapmix_demo.mixes.frame import IDENTITY, MixResult, Placement, box_mask, mixed_result, unmixed_result
 from snapmix_demo.mixes.params import PROB, Param, beta_param
 from snapmix_demo.snapmix import Box, area_lambda, box_area, box_mass, rand_box, sample_lam
 
@@ -39,21 +39,8 @@ def snapmix_at(
     rho_b = torch.where(degenerate[perm], 1.0 - lam_area, box_mass(spm, box_b)[perm])
     placement = Placement(src=box_b, dst=box_a)
     mask = box_mask(box_a, height, width, len(x), x.device)
-    dtype = x.dtype if x.is_floating_point() else torch.float32
-    return MixResult(
-        mix_images(x, mask, placement, perm),
-        y[perm],
-        rho_a.to(dtype),
-        rho_b.to(dtype),
-        degenerate,
-        degenerate[perm],
-        box_a,
-        box_b,
-        perm,
-        mask=mask,
-        placement=placement,
-        method=method,
-    )
+    fallback = (degenerate, degenerate[perm])
+    return mixed_result(x, y, mask, placement, perm, (rho_a, rho_b), method, fallback, box_a=box_a, box_b=box_b)
 
 
 def _snapmix(x, y, spm, degenerate, generator, prob, perm, beta, method) -> MixResult:
@@ -131,19 +118,7 @@ def transmix(
     total = kept_a + moved_b
     safe = torch.where(total > 0, total, torch.ones_like(total))
     cam_b = torch.where(total > 0, moved_b / safe, area_b)  # A's mass all in the box, B's all outside: area
-    dtype = x.dtype if x.is_floating_point() else torch.float32
     rho_b = area_weight * area_b + (1.0 - area_weight) * cam_b
     mask = box_mask(box, height, width, n, x.device)
-    return MixResult(
-        mix_images(x, mask, IDENTITY, perm),
-        y[perm],
-        (1.0 - rho_b).to(dtype),
-        rho_b.to(dtype),
-        degenerate,
-        degenerate[perm],
-        box,
-        box,
-        perm,
-        mask=mask,
-        method="transmix",
-    )
+    fallback = (degenerate, degenerate[perm])
+    return mixed_result(x, y, mask, IDENTITY, perm, (1.0 - rho_b, rho_b), "transmix", fallback, box_a=box, box_b=box)
