@@ -7,10 +7,13 @@
   same place in both images; labels are the areas.
 - ResizeMix: Qin, Fang, Zhang, Liu, Wang, Chen, "ResizeMix: Mixing Data with Preserved Object
   Information and True Labels", 2020, https://arxiv.org/abs/2012.11101. The whole of B shrunk by a
-  side ratio tau ~ U(scale_min, scale_max) into a box of A; labels are the areas.
+  side ratio tau ~ U(scale_min, scale_max) into a box of A; labels are the areas. One box per batch;
+  the resize is bilinear, as everywhere in this project (OpenMixup's ResizeMix uses nearest).
 - FMix: Harris, Marcu, Painter, Niranjan, Prügel-Bennett, Hare, "FMix: Enhancing Mixed Sample Data
   Augmentation", 2020, https://arxiv.org/abs/2002.12047. The top pixels of a low-frequency Fourier
-  image (power decaying as 1/f^decay) are B's, exactly round((1 - lam) * H * W) of them; labels are the mask's mean.
+  image (power decaying as 1/f^decay) are B's, exactly round((1 - lam) * H * W) of them; labels are the
+  mask's mean. One mask per batch, as the official code draws it (which takes the ceiling or the floor
+  of the count at random, and gives the top pixels to A: the same distribution).
 """
 
 import math

@@ -3,10 +3,13 @@
 - Attentive CutMix: Walawalkar, Shen, Liu, Savvides, "Attentive CutMix: An Enhanced Data Augmentation
   Approach for Deep Learning Based Image Classification", ICASSP 2020, https://arxiv.org/abs/2003.13048.
   The top-k cells of B's map on the feature-map grid (7 x 7 at 224 px; the paper uses k = 6) are pasted
-  at the same place; labels k / cells.
+  at the same place; labels k / cells. The paper ranks cells by a separate pretrained extractor's map;
+  here they are ranked by the mean of the model's own CAM of B's label over each cell.
 - SaliencyMix: Uddin, Monira, Shin, Chung, Bae, "SaliencyMix: A Saliency Guided Data Augmentation
   Strategy for Better Regularization", ICLR 2021, https://arxiv.org/abs/2006.01791. A CutMix-sized box
   centred on the peak of B's saliency, clipped to the frame, pasted at the same place; area labels.
+  The saliency is B's CAM instead of OpenCV's fine-grained saliency, and each sample's box is centred on
+  its own partner's peak (the official code centres one box for the batch on the first partner's).
 - GuidedMixup: Kang, Kim, "GuidedMixup: An Efficient Mixup Strategy Guided by Saliency Maps", AAAI 2023,
   https://arxiv.org/abs/2306.16612. Per pixel, B's share is s_b / (s_a + s_b) of the two sum-to-one maps
   (0.5 where both are 0); labels are the mask's mean. Partners are the permutation, not the paper's
