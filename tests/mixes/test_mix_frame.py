@@ -136,11 +136,13 @@ def test_truth_of_whole_frame_objects_is_the_area_share_for_same_frame_mixes(nam
         assert torch.allclose(share_b, area_share(mix.mask).double()), f"{name}: B shows what the mask takes"
 
 
-def test_batched_mix_and_truth_match_a_per_sample_loop():
+@pytest.mark.parametrize("name", sorted(MIXES))
+def test_batched_mix_and_truth_match_a_per_sample_loop(name):
     x, y, spm, deg = batch(4, size=(10, 14))
     objects = (spm > spm.mean(dim=(1, 2), keepdim=True)).float()
-    for name in ("resizemix", "snapmix", "fmix", "guidedmixup"):
-        mix = apply_mix(name, x, y, generator=gen(2), spm=spm, degenerate=deg)
+    for seed in (2, 3):
+        mix = apply_mix(name, x, y, generator=gen(seed), spm=spm, degenerate=deg)
+        assert mix.mixed, f"{name}: seed {seed} should mix"
         share_a, share_b = object_shares(mix, objects)
         for i, j in enumerate(mix.perm.tolist()):
             partner, obj_b = x[j], objects[j]
