@@ -64,7 +64,7 @@ class MixResult(BatchMix):
     `area_share` and `snapmix_demo.mixes.truth.object_shares` can measure any method the same way.
     """
 
-    mask: Tensor | None = None  # (N, H, W) float32 in [0, 1]: B's share of each output pixel
+    mask: Tensor | None = None  # (N, H, W) float32 in [0, 1]: B's share of each output pixel (maybe an expanded view)
     placement: Placement = IDENTITY  # where B's pixels come from
     boxes: Tensor | None = None  # (N, 4) int64 per-sample boxes, when each sample has its own (SaliencyMix)
     method: str = ""  # the registry name of the method that made it
