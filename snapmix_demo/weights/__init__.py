@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from snapmix_demo.backbones import BackboneSpec, PackagedWeights, build_model, get_spec
-from snapmix_demo.errors import excerpt
+from snapmix_demo.errors import UserError, excerpt
 from snapmix_demo.weights.checkpoints import (
     KEY_MAPS,
     fit_problems,
@@ -210,7 +210,7 @@ def _from_bundled(spec: BackboneSpec) -> tuple[nn.Module, WeightsInfo] | None:
         return None
     path = BUNDLED_DIR / entry["file"]
     if sha256(path) != entry["sha256"]:
-        raise ValueError(f"bundled weights `{path.name}` do not match their sha256 in the manifest; restore the file")
+        raise UserError(f"bundled weights `{path.name}` do not match their sha256 in the manifest; restore the file")
     state = {k: v.float() for k, v in load_checkpoint(path).items()}  # stored in half precision, computed in float32
     classes = tuple(entry["classes"])
     model = build_model(spec.name, num_classes=len(classes))
@@ -228,7 +228,7 @@ def _random(spec: BackboneSpec, why: str = "") -> tuple[nn.Module, WeightsInfo]:
 def _resolve(name: str, weights: str) -> tuple[nn.Module, WeightsInfo]:
     spec = get_spec(name)
     if weights not in WEIGHT_CHOICES:
-        raise ValueError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(WEIGHT_CHOICES)}")
+        raise UserError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(WEIGHT_CHOICES)}")
     if weights == "random":
         return _random(spec)
     if weights == "imagenet":
@@ -236,9 +236,7 @@ def _resolve(name: str, weights: str) -> tuple[nn.Module, WeightsInfo]:
     if weights == "shapes":
         if found := _from_bundled(spec):
             return found
-        raise ValueError(
-            f"no bundled shapes weights for `{name}`; available here: {', '.join(available_weights(name))}"
-        )
+        raise UserError(f"no bundled shapes weights for `{name}`; available here: {', '.join(available_weights(name))}")
     if found := _from_package(spec) or _from_hub_or_download(spec) or _from_bundled(spec):
         return found
     logger.warning("no pretrained weights for %s offline: using random init", name)
@@ -258,7 +256,7 @@ def _from_checkpoint(
     if problems:
         others = similar_backbones(checkpoint.state, spec.name)
         hint = f" It looks like a checkpoint of {' or '.join(f'`{n}`' for n in others)}." if others else ""
-        raise ValueError(
+        raise UserError(
             f"checkpoint `{excerpt(checkpoint.name)}` does not fit backbone `{spec.name}`: {'; '.join(problems)}.{hint}"
         )
     classes = class_names(names, count)
@@ -296,10 +294,10 @@ def _load_checkpoint(name: str, path: str | os.PathLike, names: tuple[str, ...] 
 
 def _check_weights(weights: str, checkpoint: object) -> None:
     if weights == "checkpoint" and checkpoint is None:
-        raise ValueError("weights `checkpoint` need a `checkpoint` file")
+        raise UserError("weights `checkpoint` need a `checkpoint` file")
     allowed = ("auto", "checkpoint") if checkpoint is not None else WEIGHT_CHOICES
     if weights not in allowed:
-        raise ValueError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(allowed)}")
+        raise UserError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(allowed)}")
 
 
 def load_backbone(
