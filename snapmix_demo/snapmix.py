@@ -145,10 +145,9 @@ def maps_from_features(
     logits = fc(feats.mean(dim=(2, 3)))
     if classes is None or not isinstance(classes, Tensor):
         predicted = logits.argmax(dim=1).tolist()
-        picked = (
-            predicted if classes is None else [p if c is None else c for c, p in zip(classes, predicted, strict=True)]
-        )
-        classes = torch.tensor(picked, device=logits.device)
+        if classes is not None:
+            predicted = [p if c is None else c for c, p in zip(classes, predicted, strict=True)]
+        classes = torch.tensor(predicted, device=logits.device)
     cams = upsample(class_cams(feats, fc.weight, fc.bias, classes), size)
     return SemanticMaps(logits, classes, cams, *semantic_percent_maps(cams))
 

@@ -156,7 +156,7 @@ def test_only_our_errors_reach_users_as_messages(monkeypatch, caplog):
     monkeypatch.setattr(PIL.Image, "fromarray", numpy_fails)  # the pipeline's last step: the mixed image
     cat, coffee = examples.PHOTO_PAIRS[0]
     request = (cat, coffee, "resnet18", "random", "default", "predicted", "predicted", 5.0, 0, "", "", None, None, "")
-    with caplog.at_level("ERROR"):
+    with caplog.at_level("ERROR"), pytest.warns(UserWarning, match="Something went wrong on our side"):  # the toast
         outputs = handlers.on_run(*request, "jet", 0.5, handlers.VIEWS[0])
     assert outputs[0].error == handlers.GENERIC and "operands" not in outputs[1]
     assert any("operands could not be broadcast" in r.exc_text for r in caplog.records if r.exc_text), "logged"
