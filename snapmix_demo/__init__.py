@@ -2,6 +2,7 @@
 
 from snapmix_demo.backbones import BACKBONES, get_spec
 from snapmix_demo.imageio import ImageError, load_image
+from snapmix_demo.mixes import MIXES, get_mix, mix_batch
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import PairResult, snapmix_pair
 from snapmix_demo.snapmix import normalise, snapmix_batch, snapmix_loss
@@ -9,13 +10,16 @@ from snapmix_demo.weights import available_weights, load_backbone
 
 __all__ = [
     "BACKBONES",
+    "MIXES",
     "PATCH_MODES",
     "ImageError",
     "PairResult",
     "available_weights",
+    "get_mix",
     "get_spec",
     "load_backbone",
     "load_image",
+    "mix_batch",
     "normalise",
     "snapmix_batch",
     "snapmix_loss",

@@ -34,8 +34,9 @@ import lightning as L  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from snapmix_demo.distributed import has_patched_api, mix_generator, patched_module, sync_buffers  # noqa: E402
-from snapmix_demo.inputs import beta_value, prob_value  # noqa: E402
-from snapmix_demo.snapmix import BatchMix, snapmix_batch  # noqa: E402
+from snapmix_demo.inputs import prob_value  # noqa: E402
+from snapmix_demo.mixes import get_mix, mix_batch  # noqa: E402
+from snapmix_demo.snapmix import BatchMix  # noqa: E402
 
 __all__ = ["MIX_ATTRIBUTE", "SnapMixCallback", "find_backbone", "first_two"]
 
@@ -66,7 +67,7 @@ def find_backbone(module: nn.Module, path: str | None = None) -> nn.Module:
 
 
 class SnapMixCallback(L.Callback):
-    """Mix every training batch with `snapmix_batch` and log the label weights and the CAM fallback rate.
+    """Mix every training batch (SnapMix, or any method of `MIXES`) and log the label weights and fallback rate.
 
     Logs per step and per epoch: `snapmix/mixed` (1 if the batch was mixed, 0 if the probability gate left
     it alone), `snapmix/rho_a` and `snapmix/rho_b` (mean label weights; 1 and 0 for a batch left alone) and
@@ -77,29 +78,37 @@ class SnapMixCallback(L.Callback):
     def __init__(
         self,
         *,
-        beta: float = 5.0,
+        method: str = "snapmix",
+        beta: float | None = None,
         prob: float = 1.0,
         seed: int = 0,
         unpack: Callable[[Any], tuple[Tensor, Tensor]] = first_two,
         backbone: str | None = None,
         sync_dist: bool = False,
+        **params: object,
     ):
         """Configure the mixes.
 
         Args:
-            beta: Beta(beta, beta) parameter of the box sizes (> 0; the paper uses 5).
+            method: the mixing method, a key of `snapmix_demo.MIXES` (SnapMix by default).
+            beta: Beta(beta, beta) parameter of the method's mixing ratio (> 0); None: the method's paper default
+                (SnapMix 5).
             prob: probability of mixing a batch.
             seed: seed of the mixes; with the rank and the step it seeds each batch's generator.
             unpack: batch -> (images (N, C, H, W), integer labels (N,)); the default takes `batch[0], batch[1]`.
             backbone: dotted name of the submodule to take CAMs from; default: the only patched one.
             sync_dist: average the logged values over ranks (one all-reduce per value and step); default:
                 each rank logs its own, as Lightning does.
+            **params: the method's own parameters (e.g. `top_k` for `attentive_cutmix`).
 
         Raises:
-            ValueError: If `beta` or `prob` is out of range.
+            ValueError: If the method is unknown, or `beta`, `prob` or a parameter is out of range.
         """
-        beta, prob = beta_value(beta), prob_value(prob)
-        self.beta, self.prob, self.seed, self.unpack, self.backbone = beta, prob, seed, unpack, backbone
+        spec = get_mix(method)
+        self.params = spec.checked({**params, **({} if beta is None else {"beta": beta})})
+        self.method, self.prob = method, prob_value(prob)
+        self.beta = self.params.get("beta", spec.defaults.get("beta"))
+        self.seed, self.unpack, self.backbone = seed, unpack, backbone
         self.sync_dist = sync_dist
         self._model: nn.Module | None = None
 
@@ -116,7 +125,7 @@ class SnapMixCallback(L.Callback):
         accumulate = trainer.accumulate_grad_batches  # micro-batches of one optimiser step get distinct draws
         step = trainer.global_step * accumulate + batch_idx % accumulate
         generator = mix_generator(self.seed, trainer.global_rank, step, device=x.device)
-        mix = snapmix_batch(x, y, self._model, beta=self.beta, prob=self.prob, generator=generator)
+        mix = mix_batch(x, y, self._model, method=self.method, prob=self.prob, generator=generator, **self.params)
         setattr(pl_module, MIX_ATTRIBUTE, mix)
         _log(pl_module, mix, sync_dist=self.sync_dist)
 

@@ -31,15 +31,19 @@ __all__ = [
     "Box",
     "SemanticMaps",
     "area_lambda",
+    "batch_rng",
     "box_area",
     "box_mass",
     "class_cams",
     "eval_mode",
+    "gate",
+    "label_dtype",
     "label_weights",
     "maps_from_features",
-    "mix_batch",
+    "mix_at",
     "model_maps",
     "normalise",
+    "partners",
     "paste",
     "rand_box",
     "sample_lam",
@@ -121,15 +125,23 @@ class SemanticMaps(NamedTuple):
     cams: Tensor  # (N, H, W) CAMs upsampled to the input, float32
     spms: Tensor  # (N, H, W) semantic percent maps (zeros where degenerate)
     degenerate: Tensor  # (N,) bool: constant or non-finite CAM, so the weights fall back to area
+    grid: tuple[int, int] = (0, 0)  # (h, w) of the feature map the CAMs were upsampled from
 
 
 def maps_from_features(
-    feats: Tensor, fc: nn.Linear, size: tuple[int, int], classes: Tensor | Sequence[int | None] | None = None
+    feats: Tensor,
+    fc: nn.Linear,
+    size: tuple[int, int],
+    classes: Tensor | Sequence[int | None] | None = None,
+    *,
+    relu: bool = False,
 ) -> SemanticMaps:
     """Features (N, D, h, w) -> logits, CAMs and SPMs at `size`: the one route of the app, training and evaluation.
 
     `classes` picks each map's class: a (N,) tensor, or a sequence whose None entries (or None for all) take
-    the predicted top-1. An inference engine can feed its own features in here.
+    the predicted top-1. An inference engine can feed its own features in here. `relu=True` computes the CAMs
+    from ReLU'd features, as the official SnapMix code does (the logits stay the model's own); it changes
+    nothing where the features cannot be negative (ReLU and ReLU6 heads).
 
     Example:
         >>> fc = nn.Linear(2, 3, bias=False).requires_grad_(False)
@@ -148,16 +160,18 @@ def maps_from_features(
         if classes is not None:
             predicted = [p if c is None else c for c, p in zip(classes, predicted, strict=True)]
         classes = torch.tensor(predicted, device=logits.device)
-    cams = upsample(class_cams(feats, fc.weight, fc.bias, classes), size)
-    return SemanticMaps(logits, classes, cams, *semantic_percent_maps(cams))
+    cams = upsample(class_cams(F.relu(feats) if relu else feats, fc.weight, fc.bias, classes), size)
+    return SemanticMaps(logits, classes, cams, *semantic_percent_maps(cams), grid=tuple(feats.shape[-2:]))
 
 
 @torch.no_grad()
-def model_maps(model: nn.Module, x: Tensor, classes: Tensor | Sequence[int | None] | None = None) -> SemanticMaps:
+def model_maps(
+    model: nn.Module, x: Tensor, classes: Tensor | Sequence[int | None] | None = None, *, relu: bool = False
+) -> SemanticMaps:
     """`maps_from_features` of `model` on `x` (N, C, H, W), in eval mode without gradients (its mode restored)."""
     model = patched_module(model)
     with eval_mode(model):
-        return maps_from_features(model.extract_features(x), model.get_fc(), x.shape[-2:], classes)
+        return maps_from_features(model.extract_features(x), model.get_fc(), x.shape[-2:], classes, relu=relu)
 
 
 # ## 2. Boxes
@@ -274,10 +288,40 @@ class BatchMix:
         return self.perm is not None
 
 
+def label_dtype(x: Tensor) -> torch.dtype:
+    """Float type of the label weights: the images' own, or float32 for integer (uint8) images."""
+    return x.dtype if x.is_floating_point() else torch.float32
+
+
 def unmixed(x: Tensor, y: Tensor) -> BatchMix:
     """The batch as it is: own labels with weight 1, no partner, no fallback."""
     no = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    return BatchMix(x, y, x.new_ones(len(x)), x.new_zeros(len(x)), no, no)
+    ones = torch.ones(len(x), dtype=label_dtype(x), device=x.device)
+    return BatchMix(x, y, ones, torch.zeros_like(ones), no, no)
+
+
+# Every batch mix draws in this order from the caller's generator: the probability gate, one 62-bit seed of a
+# numpy generator for the batch's ratios and boxes (numpy on the CPU: the same shapes on any device), then the
+# partners. `snapmix_demo.mixes` draws every method this way, so its SnapMix is this one, bit for bit.
+
+
+def gate(prob: float, generator: torch.Generator) -> bool:
+    """Whether to mix this batch: one uniform draw below `prob`."""
+    return torch.rand((), generator=generator, device=generator.device).item() < prob
+
+
+def batch_rng(generator: torch.Generator) -> np.random.Generator:
+    """A numpy generator seeded from `generator`: the batch's ratios, boxes and masks come from it."""
+    return np.random.default_rng(int(torch.randint(2**62, (), generator=generator, device=generator.device)))
+
+
+def partners(
+    n: int, generator: torch.Generator, perm: Tensor | None = None, device: torch.device | None = None
+) -> Tensor:
+    """The partner of each sample (N,): `perm` as given, else a permutation drawn from `generator`."""
+    if perm is None:
+        perm = torch.randperm(n, generator=generator, device=generator.device)
+    return perm.to(device or generator.device)
 
 
 @contextmanager
@@ -291,14 +335,15 @@ def eval_mode(model: nn.Module):
         model.train(was_training)
 
 
-def mix_batch(x: Tensor, y: Tensor, model: nn.Module, *, box_a: Box, box_b: Box, perm: Tensor) -> BatchMix:
-    """SnapMix `x` with its permutation `perm` (N,) at given boxes: the deterministic half of `snapmix_batch`."""
+def mix_at(x: Tensor, y: Tensor, spm: Tensor, degenerate: Tensor, *, box_a: Box, box_b: Box, perm: Tensor) -> BatchMix:
+    """SnapMix `x` with partners `perm` (N,) at given boxes, weighed by the SPMs (N, H, W) of each sample's label.
+
+    The deterministic half of `snapmix_batch`: the patches are cut from the partners before anything is written.
+    """
     height, width = x.shape[-2:]
     if box_area(box_a) == 0 or box_area(box_b) == 0:
         return unmixed(x, y)
     perm = perm.to(x.device)
-    maps = model_maps(model, x, y)
-    spm, degenerate = maps.spms, maps.degenerate
     mass_b = box_mass(spm, box_b)[perm]  # permute N masses, not maps
     rho_a, rho_b = label_weights(
         box_mass(spm, box_a), mass_b, degenerate, degenerate[perm], area_lambda(box_a, height, width)
@@ -306,9 +351,8 @@ def mix_batch(x: Tensor, y: Tensor, model: nn.Module, *, box_a: Box, box_b: Box,
     top, left, bottom, right = box_b
     crops = x[..., top:bottom, left:right][perm]  # a copy of the partners' crops, cut before anything is written
     mixed = paste(x, crops, box_a, (0, 0, bottom - top, right - left))
-    return BatchMix(
-        mixed, y[perm], rho_a.to(x.dtype), rho_b.to(x.dtype), degenerate, degenerate[perm], box_a, box_b, perm
-    )
+    dtype = label_dtype(x)
+    return BatchMix(mixed, y[perm], rho_a.to(dtype), rho_b.to(dtype), degenerate, degenerate[perm], box_a, box_b, perm)
 
 
 def snapmix_batch(
@@ -345,14 +389,15 @@ def snapmix_batch(
         (True, True, True, True)
     """
     prob = prob_value(prob)
-    n, height, width = x.shape[0], x.shape[-2], x.shape[-1]
-    if torch.rand((), generator=generator, device=generator.device).item() >= prob:
+    height, width = x.shape[-2:]
+    if not gate(prob, generator):
         return unmixed(x, y)
-    rng = np.random.default_rng(int(torch.randint(2**62, (), generator=generator, device=generator.device)))
+    rng = batch_rng(generator)
     box_a = rand_box(height, width, sample_lam(beta, rng), rng)
     box_b = rand_box(height, width, sample_lam(beta, rng), rng)
-    perm = torch.randperm(n, generator=generator, device=generator.device)
-    return mix_batch(x, y, model, box_a=box_a, box_b=box_b, perm=perm)
+    perm = partners(len(x), generator)
+    maps = model_maps(model, x, y)
+    return mix_at(x, y, maps.spms, maps.degenerate, box_a=box_a, box_b=box_b, perm=perm)
 
 
 def snapmix_loss(logits: Tensor, y_a: Tensor, y_b: Tensor, rho_a: Tensor, rho_b: Tensor) -> Tensor:

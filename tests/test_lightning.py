@@ -16,6 +16,7 @@ from torch.utils.data import DistributedSampler
 
 from snapmix_demo.backbones import build_model, get_spec
 from snapmix_demo.lightning import SnapMixCallback, find_backbone, first_two
+from snapmix_demo.mixes import mix_batch
 from snapmix_demo.shapes import make_arrays
 from snapmix_demo.snapmix import snapmix_batch
 from tests._lightning_app import (
@@ -92,8 +93,14 @@ def test_find_backbone_through_a_compiled_wrapper_and_by_name():
 def test_callback_validates_its_settings_and_batches():
     with pytest.raises(ValueError, match="beta"):
         SnapMixCallback(beta=0)
+    with pytest.raises(ValueError, match="beta"):
+        SnapMixCallback(beta=True)
     with pytest.raises(ValueError, match="prob"):
         SnapMixCallback(prob=1.5)
+    with pytest.raises(ValueError, match="did you mean `cutmix`"):
+        SnapMixCallback(method="cutmx")
+    with pytest.raises(ValueError, match="top_k"):
+        SnapMixCallback(method="snapmix", top_k=3)
     with pytest.raises(TypeError, match="unpack="):
         first_two({"image": torch.zeros(2, 3, 8, 8), "label": torch.zeros(2)})
 
@@ -101,14 +108,14 @@ def test_callback_validates_its_settings_and_batches():
 # ## One process
 
 
-def recorded_trainer(**settings) -> tuple[L.Trainer, Recorder]:
-    """A one-device CPU Trainer with the SnapMix callback, between a BN snapshot and a recorder of every mix."""
+def recorded_trainer(method: str = "snapmix", **settings) -> tuple[L.Trainer, Recorder]:
+    """A one-device CPU Trainer with the mixing callback, between a BN snapshot and a recorder of every mix."""
     snapshot = BNSnapshot()
     recorder = Recorder(snapshot)
     trainer = L.Trainer(
         accelerator="cpu",
         devices=1,
-        callbacks=[snapshot, SnapMixCallback(beta=BETA, prob=1.0, seed=MIX_SEED), recorder],
+        callbacks=[snapshot, SnapMixCallback(method=method, beta=BETA, prob=1.0, seed=MIX_SEED), recorder],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -272,3 +279,18 @@ def test_resuming_from_a_checkpoint_repeats_the_next_mixes(ddp_runs):
             full[key]["mix"]["box_a"],
             full[key]["mix"]["box_b"],
         )
+
+
+def test_the_callback_mixes_with_any_registered_method():
+    """A real Trainer with `method="cutmix"`: each step's mix is `mix_batch` on that step's generator."""
+    backbone = build_model("mobilenet_v2", num_classes=4)
+    trainer, recorder = recorded_trainer(method="cutmix", max_steps=2)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        trainer.fit(Classifier(backbone), shapes_loader(8, 64, 4, get_spec("mobilenet_v2")))
+    for record in recorder.records:
+        gen = generator_of(record["rank"], record["step"])
+        direct = mix_batch(record["x"], record["y"], backbone, method="cutmix", beta=BETA, generator=gen)
+        assert torch.equal(direct.x, record["mix"]["x"]) and torch.equal(direct.rho_b, record["mix"]["rho_b"])
+        area = float(direct.mask[0].mean())
+        assert float(record["mix"]["rho_b"][0]) == pytest.approx(area), "CutMix's weight is the box's area"

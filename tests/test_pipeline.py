@@ -248,7 +248,7 @@ def test_targets_by_name_and_index():
 
 def test_batch_equals_the_pair_computation_per_sample(photo_pair):
     from snapmix_demo.pipeline import _to_tensor
-    from snapmix_demo.snapmix import mix_batch, normalise
+    from snapmix_demo.snapmix import mix_at, model_maps, normalise
 
     bb = cached_backbone(NET, weights="random")
     images = [img.resize((224, 224), Image.BILINEAR) for img in (*photo_pair, photo_pair[0].rotate(90))]
@@ -256,7 +256,8 @@ def test_batch_equals_the_pair_computation_per_sample(photo_pair):
     y = torch.tensor([3, 141, 3])
     perm = torch.tensor([2, 0, 1])
     box_a, box_b = (20, 30, 120, 200), (50, 0, 200, 100)
-    mix = mix_batch(x, y, bb.model, box_a=box_a, box_b=box_b, perm=perm)
+    maps = model_maps(bb.model, x, y)
+    mix = mix_at(x, y, maps.spms, maps.degenerate, box_a=box_a, box_b=box_b, perm=perm)
     for i in range(3):
         j = int(perm[i])
         res = snapmix_pair(

@@ -11,7 +11,8 @@ from snapmix_demo.snapmix import (
     box_mass,
     class_cams,
     eval_mode,
-    mix_batch,
+    mix_at,
+    model_maps,
     paste,
     rand_box,
     sample_lam,
@@ -198,12 +199,18 @@ def _batch(n: int, seed: int = 0, size=(64, 96)):
     return torch.randn(n, 3, *size, generator=g), torch.randint(0, 1000, (n,), generator=g)
 
 
+def mix_on_model(x, y, model, **at):
+    """`mix_at` on `model`'s own maps of `x` for the labels `y`: what `snapmix_batch` does after its draws."""
+    maps = model_maps(model, x, y)
+    return mix_at(x, y, maps.spms, maps.degenerate, **at)
+
+
 @pytest.mark.parametrize("n", [1, 2, 5])
-def test_mix_batch_matches_the_per_sample_reference(small_model, n):
+def test_mix_at_matches_the_per_sample_reference(small_model, n):
     x, y = _batch(n)
     box_a, box_b = (10, 20, 50, 70), (0, 30, 30, 96)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(n))
-    mix = mix_batch(x, y, small_model, box_a=box_a, box_b=box_b, perm=perm)
+    mix = mix_on_model(x, y, small_model, box_a=box_a, box_b=box_b, perm=perm)
     ref_x, ref_yb, ref_a, ref_b = reference_batch(small_model, x, y, box_a, box_b, perm)
     assert torch.allclose(mix.x, ref_x, atol=1e-6)
     assert torch.equal(mix.y_b, ref_yb)
@@ -212,7 +219,7 @@ def test_mix_batch_matches_the_per_sample_reference(small_model, n):
     assert mix.rho_a.shape == (n,) and mix.rho_b.shape == (n,)
 
 
-def test_mix_batch_falls_back_to_area_for_a_degenerate_cam(small_model):
+def test_mix_at_falls_back_to_area_for_a_degenerate_cam(small_model):
     x, _ = _batch(3)
     y = torch.tensor([7, 8, 9])
     fc = small_model.get_fc()
@@ -221,7 +228,7 @@ def test_mix_batch_falls_back_to_area_for_a_degenerate_cam(small_model):
         with torch.no_grad():
             fc.weight[7] = 0  # CAM of class 7 = its bias: a constant map
         box_a, box_b = (0, 0, 32, 48), (10, 10, 40, 40)
-        mix = mix_batch(x, y, small_model, box_a=box_a, box_b=box_b, perm=torch.tensor([1, 2, 0]))
+        mix = mix_on_model(x, y, small_model, box_a=box_a, box_b=box_b, perm=torch.tensor([1, 2, 0]))
     finally:
         with torch.no_grad():
             fc.weight[7] = saved

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from snapmix_demo.errors import InputError
-from snapmix_demo.mixes.draws import batch_rng, check_batch, gate, partners
+from snapmix_demo.mixes.draws import check_batch
 from snapmix_demo.mixes.frame import (
     IDENTITY,
     MixResult,
@@ -34,7 +34,7 @@ from snapmix_demo.mixes.frame import (
     unmixed_result,
 )
 from snapmix_demo.mixes.params import PROB, Param, beta_param
-from snapmix_demo.snapmix import box_area, rand_box, sample_lam
+from snapmix_demo.snapmix import batch_rng, box_area, gate, partners, rand_box, sample_lam
 
 __all__ = ["cutmix", "fmix", "fmix_mask", "low_freq_image", "mixup", "resizemix"]
 

@@ -1,37 +1,17 @@
-"""Random draws shared by every mixing method, in `snapmix_batch`'s order, from the caller's generator only.
+"""Input checks shared by every mixing method, and the order in which they all draw.
 
-Order of draws, for every method: the probability gate (`torch.rand`), one 62-bit seed for a numpy
-generator that draws the batch's scalars and boxes (Beta ratios, centres, FMix's spectrum; GuidedMixup,
-which draws none, skips it), then the partner permutation (`torch.randperm`) unless the caller gives
-one. Drawing the shapes with numpy on the CPU makes them the same whichever device the images are on.
-SnapMix drawn this way reproduces `snapmix_demo.snapmix.snapmix_batch` bit for bit; the global RNGs
-are never touched.
+Every method draws in `snapmix_batch`'s order with the core's own draws (`snapmix.gate`, `batch_rng`,
+`partners`): the probability gate, one 62-bit seed for a numpy generator that draws the batch's scalars
+and boxes (Beta ratios, centres, FMix's spectrum; GuidedMixup, which draws none, skips it), then the
+partner permutation unless the caller gives one. The global RNGs are never touched.
 """
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from snapmix_demo.errors import InputError
 
-__all__ = ["batch_rng", "check_batch", "check_maps", "gate", "partners"]
-
-
-def gate(prob: float, generator: torch.Generator) -> bool:
-    """Whether to mix this batch: one uniform draw below `prob`, exactly as `snapmix_batch` draws it."""
-    return torch.rand((), generator=generator, device=generator.device).item() < prob
-
-
-def batch_rng(generator: torch.Generator) -> np.random.Generator:
-    """A numpy generator seeded from `generator`: the batch's ratios, boxes and masks come from it."""
-    return np.random.default_rng(int(torch.randint(2**62, (), generator=generator, device=generator.device)))
-
-
-def partners(n: int, generator: torch.Generator, perm: Tensor | None, device: torch.device) -> Tensor:
-    """The partner of each sample (N,): `perm` as given, else a permutation drawn from `generator`."""
-    if perm is None:
-        perm = torch.randperm(n, generator=generator, device=generator.device)
-    return perm.to(device)
+__all__ = ["check_batch", "check_maps"]
 
 
 def check_batch(x: Tensor, y: Tensor, perm: Tensor | None) -> None:
@@ -53,7 +33,7 @@ def check_maps(x: Tensor, spm: Tensor | None, degenerate: Tensor | None, method:
         raise InputError(
             "spm",
             f"method `{method}` needs each sample's semantic percent map, shape ({n}, {height}, {width}) "
-            f"(from `snapmix.batch_spms` or `semantic_percent_maps`), got {_shape(spm)}",
+            f"(`snapmix.model_maps(...).spms`), got {_shape(spm)}",
         )
     if not isinstance(degenerate, Tensor) or degenerate.shape != (n,) or degenerate.dtype != torch.bool:
         raise InputError(

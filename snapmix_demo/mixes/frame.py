@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from snapmix_demo.snapmix import BatchMix, Box, paste
+from snapmix_demo.snapmix import BatchMix, Box, label_dtype, paste
 
 __all__ = [
     "IDENTITY",
@@ -25,7 +25,6 @@ __all__ = [
     "box_around",
     "box_mask",
     "boxes_mask",
-    "label_dtype",
     "mix_images",
     "mixed_result",
     "unmixed_result",
@@ -71,11 +70,6 @@ class MixResult(BatchMix):
 
     def __getitem__(self, index: int) -> Tensor:
         return tuple(self)[index]
-
-
-def label_dtype(x: Tensor) -> torch.dtype:
-    """Float type of the label weights: the images' own, or float32 for integer (uint8) images."""
-    return x.dtype if x.is_floating_point() else torch.float32
 
 
 def unmixed_result(x: Tensor, y: Tensor, method: str) -> MixResult:

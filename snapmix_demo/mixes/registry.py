@@ -69,6 +69,12 @@ class MixSpec:
                 takes = ", ".join(f"`{p}`" for p in self.defaults) or "none besides `prob`"
                 raise InputError(name, f"is not a parameter of method `{self.name}`; it takes: {takes}")
 
+    def checked(self, params: dict[str, object]) -> dict[str, object]:
+        """`params` with each value checked against its declared range (before any batch is seen)."""
+        self.check_names(params)
+        ranges = {p.name: p for p in self.params}
+        return {name: ranges[name].check(value) for name, value in params.items()}
+
 
 def _paper(authors: str, title: str, venue: str, year: int, arxiv: str) -> Paper:
     return Paper(authors, title, venue, year, f"https://arxiv.org/abs/{arxiv}")

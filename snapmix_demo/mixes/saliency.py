@@ -26,10 +26,10 @@ import torch
 from torch import Tensor
 
 from snapmix_demo.errors import InputError
-from snapmix_demo.mixes.draws import batch_rng, check_batch, check_maps, gate, partners
+from snapmix_demo.mixes.draws import check_batch, check_maps
 from snapmix_demo.mixes.frame import IDENTITY, MixResult, boxes_mask, mixed_result, unmixed_result
 from snapmix_demo.mixes.params import PROB, Param, beta_param
-from snapmix_demo.snapmix import sample_lam
+from snapmix_demo.snapmix import batch_rng, gate, partners, sample_lam
 
 __all__ = ["attentive_cutmix", "guided_mask", "guidedmixup", "peak_boxes", "saliencymix", "top_cells_mask"]
 
@@ -70,10 +70,13 @@ def attentive_cutmix(
     generator: torch.Generator,
     prob: float = 1.0,
     perm: Tensor | None = None,
-    top_k: int = 6,
+    top_k: int | None = None,
     grid: tuple[int, int] = (7, 7),
 ) -> MixResult:
-    """Attentive CutMix: B's top-k CAM cells of the grid pasted at the same place; labels k / cells."""
+    """Attentive CutMix: B's top-k CAM cells of the grid pasted at the same place; labels k / cells.
+
+    `top_k` None takes the paper's share of the grid, 6 of 49 cells (at least one), so smaller maps work too.
+    """
     check_batch(x, y, perm)
     check_maps(x, spm, degenerate, "attentive_cutmix")
     n, height, width = len(x), x.shape[-2], x.shape[-1]
@@ -81,7 +84,7 @@ def attentive_cutmix(
     if grid[0] > height or grid[1] > width:
         raise InputError("grid", f"must have at most {height} rows and {width} columns (one pixel a cell), got {grid}")
     cells = grid[0] * grid[1]
-    top_k = TOP_K.check(top_k, high=cells)
+    top_k = max(1, round(cells * TOP_K.default / 49)) if top_k is None else TOP_K.check(top_k, high=cells)
     if not gate(prob, generator):
         return unmixed_result(x, y, "attentive_cutmix")
     random_scores = torch.from_numpy(batch_rng(generator).random((n, cells))).to(x.device)

@@ -12,13 +12,26 @@
   `area_weight` to 1 - `area_weight` (0.5: their mean, as OpenMixup's TransMix does).
 """
 
+from dataclasses import fields
+
 import torch
 from torch import Tensor
 
-from snapmix_demo.mixes.draws import batch_rng, check_batch, check_maps, gate, partners
+from snapmix_demo.mixes.draws import check_batch, check_maps
 from snapmix_demo.mixes.frame import IDENTITY, MixResult, Placement, box_mask, mixed_result, unmixed_result
 from snapmix_demo.mixes.params import PROB, Param, beta_param
-from snapmix_demo.snapmix import Box, area_lambda, box_area, box_mass, rand_box, sample_lam
+from snapmix_demo.snapmix import (
+    BatchMix,
+    Box,
+    batch_rng,
+    box_area,
+    box_mass,
+    gate,
+    mix_at,
+    partners,
+    rand_box,
+    sample_lam,
+)
 
 __all__ = ["snapmix", "snapmix_at", "snapmix_official", "transmix"]
 
@@ -30,17 +43,13 @@ TRANSMIX_PARAMS = (beta_param(1.0), AREA_WEIGHT)
 def snapmix_at(
     x: Tensor, y: Tensor, spm: Tensor, degenerate: Tensor, box_a: Box, box_b: Box, perm: Tensor, method: str = "snapmix"
 ) -> MixResult:
-    """SnapMix at given boxes and partners: `snapmix.mix_batch`'s maths on maps given by the caller."""
-    height, width = x.shape[-2:]
-    if box_area(box_a) == 0 or box_area(box_b) == 0:
+    """SnapMix at given boxes and partners (the core's `snapmix.mix_at`), described by its mask and placement."""
+    mix = mix_at(x, y, spm, degenerate, box_a=box_a, box_b=box_b, perm=perm)
+    if not mix.mixed:
         return unmixed_result(x, y, method)
-    lam_area = area_lambda(box_a, height, width)
-    rho_a = torch.where(degenerate, lam_area, 1.0 - box_mass(spm, box_a))
-    rho_b = torch.where(degenerate[perm], 1.0 - lam_area, box_mass(spm, box_b)[perm])
-    placement = Placement(src=box_b, dst=box_a)
-    mask = box_mask(box_a, height, width, len(x), x.device)
-    fallback = (degenerate, degenerate[perm])
-    return mixed_result(x, y, mask, placement, perm, (rho_a, rho_b), method, fallback, box_a=box_a, box_b=box_b)
+    mask = box_mask(box_a, *x.shape[-2:], len(x), x.device)
+    core = {f.name: getattr(mix, f.name) for f in fields(BatchMix)}
+    return MixResult(**core, mask=mask, placement=Placement(src=box_b, dst=box_a), method=method)
 
 
 def _snapmix(x, y, spm, degenerate, generator, prob, perm, beta, method) -> MixResult:
