@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from snapmix_demo import engine
 from snapmix_demo.backbones import get_spec
 from snapmix_demo.errors import InputError, excerpt
 from snapmix_demo.imageio import ImageError, ImageSource, load_image
@@ -62,6 +63,7 @@ class _Analysis:
     prob: float
     topk: tuple[tuple[str, float], ...]
     spm: np.ndarray | None
+    engine: str  # what ran the forward: "torch" or "onnxruntime" (engine.py)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class PairResult:
     seed: int
     beta: float
     forward_passes: int
+    engine: str  # what ran the backbone's forward: "torch", "onnxruntime" (or both, "onnxruntime+torch")
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -141,6 +144,7 @@ class PairResult:
             "topk_a": [[label, p] for label, p in self.topk_a],
             "topk_b": [[label, p] for label, p in self.topk_b],
             "forward_passes": self.forward_passes,
+            "engine": self.engine,
             "timings_ms": dict(self.timings),
         }
 
@@ -252,7 +256,7 @@ def _affine(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[torch.Tens
 @torch.inference_mode()
 def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: Backbone, mode: str) -> list[_Analysis]:
     """One batched forward: features, logits from the same tensor, CAM and SPM of each chosen class."""
-    feats = bb.model.extract_features(_normalise(images, bb))
+    feats, ran = engine.extract_features(bb, _normalise(images, bb))
     fc = classifier(bb.model, mode)
     probs = fc(feats.mean(dim=(2, 3))).float().softmax(dim=1)
     if not bool(torch.isfinite(probs).all()):
@@ -272,6 +276,7 @@ def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: 
             prob=float(probs[i, chosen[i]]),
             topk=tuple((classes[j], float(p)) for p, j in zip(top_p[i].tolist(), top_i[i].tolist(), strict=True)),
             spm=None if degenerate[i] else _read_only(spms[i].numpy()),
+            engine=ran,
         )
         for i in range(len(images))
     ]
@@ -393,6 +398,7 @@ def snapmix_pair(
         seed=seed,
         beta=beta,
         forward_passes=forward_passes,
+        engine="+".join(sorted({an_a.engine, an_b.engine})),
         timings=timings,
     )
 
