@@ -16,6 +16,7 @@ with a JSON sidecar holding the file's sha256: a corrupt or stale file is rebuil
 export or session logs one line and the model stays on eager PyTorch.
 """
 
+import contextlib
 import copy
 import hashlib
 import importlib.util
@@ -25,6 +26,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import warnings
 import weakref
 from pathlib import Path
@@ -275,10 +277,19 @@ def _write_verified(path: Path, facts: dict[str, object], data: bytes) -> None:
     _atomic_write(path, data)
     record = {"facts": facts, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     _atomic_write(path.with_suffix(".json"), json.dumps(record, indent=1).encode())
-    exports = sorted(path.parent.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    with contextlib.suppress(OSError):  # another process may prune the same folder at the same time
+        _prune(path.parent)
+
+
+def _prune(folder: Path) -> None:
+    """Keep the EXPORT_CACHE_FILES most recently used exports; drop partial writes an hour old or more."""
+    exports = sorted(folder.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in exports[EXPORT_CACHE_FILES:]:
         old.with_suffix(".json").unlink(missing_ok=True)
         old.unlink(missing_ok=True)
+    for partial in [*folder.glob(".*.onnx.*"), *folder.glob(".*.json.*")]:  # left by a process killed mid-write
+        if time.time() - partial.stat().st_mtime > 3600:
+            partial.unlink(missing_ok=True)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

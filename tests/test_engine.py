@@ -6,6 +6,8 @@ Both paths run in this process (`SNAPMIX_ENGINE` is read per call); the suite's 
 
 import json
 import logging
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -186,12 +188,19 @@ def test_exports_are_cached_verified_and_rebuilt(private_hub, caplog):
     assert engine._session(path.read_bytes()) is not None
 
 
-def test_other_weights_get_their_own_export(private_hub):
+def test_other_weights_get_their_own_export_and_the_folder_is_bounded(private_hub, monkeypatch):
     shapes = cached_backbone(LITE0, weights="shapes").model
     random = cached_backbone(LITE0, weights="random").model
     assert engine.state_sha256(shapes) != engine.state_sha256(random)
-    paths = {engine.ensure_export(m, LITE0, (224, 224))[1] for m in (shapes, random)}
-    assert len(paths) == 2, paths
+    private_hub.mkdir(parents=True)
+    partial = private_hub / ".killed-mid-write.onnx.abc123"
+    partial.write_bytes(b"half an export")
+    os.utime(partial, (time.time() - 7200, time.time() - 7200))
+    monkeypatch.setattr(engine, "EXPORT_CACHE_FILES", 1)
+    first, second = (engine.ensure_export(m, LITE0, (224, 224))[1] for m in (shapes, random))
+    assert first != second, "each weights' export has its own file"
+    kept = sorted(p.name for p in private_hub.iterdir())
+    assert kept == [second.with_suffix(".json").name, second.name], f"bound 1 keeps the newest only: {kept}"
 
 
 # ## Failures fall back to eager PyTorch, with one log line
