@@ -4,6 +4,7 @@ Both paths run in this process (`SNAPMIX_ENGINE` is read per call); the suite's 
 (conftest), so every test here names the engine it wants.
 """
 
+import importlib.util
 import json
 import logging
 import os
@@ -82,6 +83,19 @@ def test_a_bad_engine_names_the_variable_and_the_choices(monkeypatch):
     monkeypatch.setenv("SNAPMIX_ENGINE", "tensorrt")
     with pytest.raises(ValueError, match=r"SNAPMIX_ENGINE=`tensorrt`.*auto, torch, onnxruntime"):
         snapmix_pair(*_images(0), backbone="resnet18", weights="random")
+
+
+def test_without_onnxruntime_auto_runs_eager_and_an_explicit_choice_names_the_fix(private_hub, monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a)
+    )
+    monkeypatch.setenv("SNAPMIX_ENGINE", "auto")
+    for k in range(3):  # past the first analysis too: nothing to prepare without the package
+        assert snapmix_pair(*_images(30 + k), backbone="resnet18", weights="random").engine == "torch"
+    monkeypatch.setenv("SNAPMIX_ENGINE", "onnxruntime")
+    with pytest.raises(ValueError, match=r"onnxruntime is not installed: `pip install 'snapmix-demo\[fast\]'`"):
+        snapmix_pair(*_images(33), backbone="resnet18", weights="random")
 
 
 # ## Exactness: every registered backbone, both paths
