@@ -5,21 +5,27 @@
     `torch.inference_mode`, for tf_efficientnet_lite0, efficientnet_b0 and resnet50. The model is
     the pipeline's own (channels_last, as `load_backbone` builds it), so the ratio is against the
     faster forward; the same forward on a plain (NCHW) copy of the model is shown beside it. The
-    cached case (a new seed only, no forward) is reported for information.
+    cached case (a new seed only, no forward) is reported for information. Beside them, the same
+    eager forward against the engine (snapmix_demo/engine.py, ONNX Runtime with torch's thread count):
+    the engine's forward (exported `extract_features`, then pool and Linear in torch) and a fresh
+    `snapmix_pair` with SNAPMIX_ENGINE=onnxruntime (target <= 0.70 x the eager forward for Lite0 and
+    efficientnet_b0), and the largest differences engine vs eager (features, rho, SPMs, top-5).
 (b) `snapmix_batch` on N=32 images at 224 px (resnet18, prob=1.0, a fixed generator seed per
     call) / one `torch.no_grad` forward of that batch.
 (c) Cold start: a new offline process, from launch to the first `snapmix_pair` result on the
-    default backbone and its real (packaged) ImageNet weights: wall time, and the child's CPU time.
+    default backbone and its real (packaged) ImageNet weights: wall time, and the child's CPU time;
+    with SNAPMIX_ENGINE=torch, auto (an empty and a warm export cache) and onnxruntime (warm cache).
 
 Random-init weights for (a) and (b), offline. The two sides of each ratio are interleaved round by
 round (the order alternating), after a warm-up; the table reports median times, the median of the
 per-round ratios and their spread (IQR and min-max). On a machine shared with other jobs, use
 `--threads 1 --clock cpu`: each side is then timed by its thread's CPU time, which other processes
-do not inflate.
+do not inflate; `--clock process` counts the CPU time of every thread of this process (torch's and
+ONNX Runtime's pools), for any thread count.
 
 Usage:
     python benchmarks/bench_core.py [--pair-rounds 15] [--batch-rounds 7] [--warmup 3] [--threads N]
-                                    [--clock wall|cpu] [--cold-starts 5]
+                                    [--clock wall|cpu|process] [--cold-starts 5] [--record FILE.jsonl]
 """
 
 import os
@@ -32,10 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmar
 import argparse
 import copy
 import gc
+import json
 import platform
 import resource
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +52,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from snapmix_demo import snapmix_pair
+from snapmix_demo import engine, snapmix_pair
 from snapmix_demo.pipeline import clear_caches
 from snapmix_demo.snapmix import normalise, snapmix_batch
 from snapmix_demo.weights import Backbone, cached_backbone
@@ -53,6 +61,7 @@ PAIR_BACKBONES = ("tf_efficientnet_lite0", "efficientnet_b0", "resnet50")
 BATCH_BACKBONE = "resnet18"
 SIZE = 224
 TARGET = 1.10
+ENGINE_TARGET = {"tf_efficientnet_lite0": 0.70, "efficientnet_b0": 0.70}  # fresh pair on the engine / eager forward
 
 
 @dataclass
@@ -82,15 +91,26 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0, help="seed of the images and of (b)'s generator")
     p.add_argument("--backbones", nargs="+", default=list(PAIR_BACKBONES), help="backbones for (a)")
-    p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="cpu: thread CPU time (needs --threads 1)")
-    p.add_argument("--cold-starts", type=int, default=5, help="new processes for (c); 0 skips it")
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu", "process"),
+        default="wall",
+        help="cpu: this thread's CPU time (needs --threads 1); process: CPU time of all threads of this process",
+    )
+    p.add_argument("--cold-starts", type=int, default=5, help="new processes for (c) per engine setting; 0 skips it")
+    p.add_argument("--no-engine", action="store_true", help="skip the engine rows (no onnxruntime needed)")
+    p.add_argument("--record", type=Path, help="append this run's figures to FILE as one JSON line")
     args = p.parse_args()
     if args.clock == "cpu" and args.threads != 1:
         p.error("--clock cpu measures one thread: use it with --threads 1")
     return args
 
 
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
+CLOCKS: dict[str, Callable[[], float]] = {
+    "wall": time.perf_counter,
+    "cpu": time.thread_time,
+    "process": time.process_time,
+}
 
 
 def timed(fn: Callable[[], object], clock: Callable[[], float]) -> float:
@@ -139,13 +159,15 @@ def pair_sides(name: str, images: tuple[Image.Image, Image.Image], breakdown: li
     seeds = iter(range(1, 1 << 30))
 
     def fresh() -> None:
+        use_engine("torch")
         clear_caches()
         tick = time.perf_counter()
         res = snapmix_pair(*images, backbone=name, weights="random", seed=next(seeds))
-        assert res.forward_passes == 1, "the analysis cache was not cleared"
+        assert res.forward_passes == 1 and res.engine == "torch", "the analysis cache was not cleared"
         breakdown.append({**res.timings, "outside": (time.perf_counter() - tick) * 1e3 - res.timings["total"]})
 
     def cached() -> None:
+        use_engine("torch")
         res = snapmix_pair(*images, backbone=name, weights="random", seed=next(seeds))
         assert res.forward_passes == 0, "the cached case ran the model"
 
@@ -160,8 +182,8 @@ def pair_sides(name: str, images: tuple[Image.Image, Image.Image], breakdown: li
     return [fresh, bare, cached, bare_nchw]
 
 
-def bench_pair(name: str, args: argparse.Namespace) -> tuple[list[Row], dict[str, float]]:
-    """Rows of (a) for one backbone, and the median of snapmix_pair's own timings (ms) of the fresh calls."""
+def bench_pair(name: str, args: argparse.Namespace) -> tuple[list[Row], dict[str, float], Callable]:
+    """Rows of (a) for one backbone, the median of snapmix_pair's own timings (ms) of the fresh calls, the forward."""
     breakdown: list[dict] = []
     fresh_fn, bare_fn, cached_fn, nchw_fn = pair_sides(name, random_images(args.seed), breakdown)
     # Each ratio from its own pair of sides, alternating: a third model between them would evict the caches.
@@ -176,7 +198,96 @@ def bench_pair(name: str, args: argparse.Namespace) -> tuple[list[Row], dict[str
         Row("snapmix_pair (cached) / forward", name, shape, cached, bare_c, target=None),
         Row("forward, NCHW model / channels_last model", name, shape, bare_nchw, bare_n, target=None),
     ]
-    return rows, medians
+    return rows, medians, bare_fn
+
+
+# ## The engine (snapmix_demo/engine.py) beside the same eager forward
+
+
+def use_engine(name: str) -> None:
+    """The pipeline's calls from now on run on `name` (SNAPMIX_ENGINE is read per call)."""
+    os.environ["SNAPMIX_ENGINE"] = name
+
+
+def engine_sides(name: str, images: tuple[Image.Image, Image.Image], breakdown: list[dict]) -> list[Callable]:
+    """(fresh snapmix_pair on the engine, the engine's forward: features on ONNX Runtime, pool and Linear in torch)."""
+    bb = cached_backbone(name, weights="random")
+    x, fc = normalised(images, bb), bb.model.get_fc()
+    seeds = iter(range(1 << 30, 1 << 31))
+
+    def fresh_engine() -> None:
+        use_engine("onnxruntime")
+        clear_caches()
+        tick = time.perf_counter()
+        res = snapmix_pair(*images, backbone=name, weights="random", seed=next(seeds))
+        assert res.forward_passes == 1 and res.engine == "onnxruntime", (res.forward_passes, res.engine)
+        breakdown.append({**res.timings, "outside": (time.perf_counter() - tick) * 1e3 - res.timings["total"]})
+
+    def engine_forward() -> None:
+        use_engine("onnxruntime")
+        with torch.inference_mode():
+            feats, ran = engine.extract_features(bb, x)
+            fc(feats.mean(dim=(2, 3)))
+        assert ran == "onnxruntime", ran
+
+    return [fresh_engine, engine_forward]
+
+
+def prepare_engine(name: str) -> dict[str, object]:
+    """Build (or find cached) `name`'s export and its session before timing; how long that took."""
+    bb = cached_backbone(name, weights="random")
+    tick = time.perf_counter()
+    _, path, built = engine.ensure_export(bb.model, name, bb.spec.input_size)
+    seconds = time.perf_counter() - tick
+    if not engine.prepare(bb, wait=True):
+        raise RuntimeError(f"no ONNX Runtime session for {name}: see the log above")
+    return {"model": name, "export": "built" if built else "cached", "seconds": round(seconds, 2), "file": path.name}
+
+
+def differences(name: str, images: tuple[Image.Image, Image.Image]) -> dict[str, object]:
+    """Largest differences engine vs eager: features (relative), rho, SPMs and top-5 probabilities of one pair."""
+    bb = cached_backbone(name, weights="random")
+    x = normalised(images, bb)
+    use_engine("onnxruntime")
+    with torch.inference_mode():
+        fast, _ = engine.extract_features(bb, x)
+        eager = bb.model.extract_features(x)
+    results = {}
+    for side in ("torch", "onnxruntime"):
+        use_engine(side)
+        clear_caches()
+        results[side] = snapmix_pair(*images, backbone=name, weights="random", seed=0)
+    a, b = results["torch"], results["onnxruntime"]
+    pairs = [zip(getattr(a, f"topk_{s}"), getattr(b, f"topk_{s}"), strict=True) for s in "ab"]
+    top = [abs(p - q) for pair in pairs for (_, p), (_, q) in pair]
+    return {
+        "model": name,
+        "features_rel": float((fast - eager).abs().max() / eager.abs().max()),
+        "rho": max(abs(a.rho_a - b.rho_a), abs(a.rho_b - b.rho_b)),
+        "spm": max(float(np.abs(getattr(a, f"spm_{s}") - getattr(b, f"spm_{s}")).max()) for s in "ab"),
+        "top5_p": max(top),
+        "same_classes": (a.class_a, a.class_b) == (b.class_a, b.class_b),
+    }
+
+
+def bench_engine(
+    name: str, args: argparse.Namespace, bare_fn: Callable
+) -> tuple[list[Row], dict[str, float], dict[str, object], dict[str, object]]:
+    """Engine rows of (a) for one backbone, its pair's stage medians, how its export was had, the differences."""
+    images = random_images(args.seed)
+    export = prepare_engine(name)
+    breakdown: list[dict] = []
+    fresh_fn, forward_fn = engine_sides(name, images, breakdown)
+    fresh, bare = interleave([fresh_fn, bare_fn], args.pair_rounds, args.warmup, args.clock)
+    measured = breakdown[-args.pair_rounds :]
+    forward, bare_f = interleave([forward_fn, bare_fn], args.pair_rounds, args.warmup, args.clock)
+    shape = f"2×3×{SIZE}×{SIZE}"
+    rows = [
+        Row("engine forward / eager forward", name, shape, forward, bare_f, target=None),
+        Row("snapmix_pair (fresh, engine) / eager forward", name, shape, fresh, bare, target=ENGINE_TARGET.get(name)),
+    ]
+    medians = {k: statistics.median(d[k] for d in measured) for k in measured[0]}
+    return rows, medians, export, differences(name, images)
 
 
 def bench_batch(args: argparse.Namespace) -> Row:
@@ -204,36 +315,65 @@ start = time.perf_counter()
 from snapmix_demo import snapmix_pair
 res = snapmix_pair("assets/examples/cat.jpg", "assets/examples/coffee.jpg")
 assert res.weights_kind == "imagenet", res.weights
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, res.engine)
 """
+# (SNAPMIX_ENGINE, export cache): torch never reads it; auto runs the first analysis eagerly either way;
+# onnxruntime with a warm cache loads the export before the first analysis (for information).
+COLD_CONFIGS = (("torch", "empty"), ("auto", "empty"), ("auto", "warm"), ("onnxruntime", "warm"))
 
 
-def cold_starts(runs: int) -> list[tuple[float, float, float]]:
-    """(wall s from launch to result, the same inside Python after start-up, child CPU s) for `runs` new processes."""
+def cold_start(env: dict[str, str]) -> tuple[float, float, float, str]:
+    """(wall s from launch to exit, s inside Python to the result, child CPU s, engine) of one new process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tick = time.perf_counter()
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "SNAPMIX_OFFLINE": "1"}
-    out = []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        tick = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", COLD_START], cwd=root, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - tick
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if done.returncode:
-            raise RuntimeError(done.stderr[-2000:])
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        out.append((wall, float(done.stdout.strip().splitlines()[-1]), cpu))
+    done = subprocess.run([sys.executable, "-c", COLD_START], cwd=root, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - tick
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    inside, ran = done.stdout.strip().splitlines()[-1].split()
+    return wall, float(inside), cpu, ran
+
+
+def warm_export_cache(torch_home: Path) -> None:
+    """Build the default model's export ahead, as a Space's build step would: `weights fetch --export`."""
+    env = {**os.environ, "SNAPMIX_OFFLINE": "1", "TORCH_HOME": str(torch_home)}
+    argv = [sys.executable, "-m", "snapmix_demo.weights", "fetch", "--export", "tf_efficientnet_lite0"]
+    subprocess.run(argv, cwd=Path(__file__).resolve().parents[1], env=env, check=True, capture_output=True)
+
+
+def cold_starts(runs: int, configs: tuple[tuple[str, str], ...]) -> dict[tuple[str, str], list[tuple]]:
+    """`runs` new processes per (engine, export cache) setting, the settings interleaved run by run."""
+    out: dict[tuple[str, str], list[tuple]] = {c: [] for c in configs}
+    with tempfile.TemporaryDirectory(prefix="snapmix-cold-") as scratch:
+        warm = Path(scratch) / "warm"
+        if any(cache == "warm" for _, cache in configs):
+            warm_export_cache(warm)
+        for run in range(runs):
+            for choice, cache in configs:
+                home = warm if cache == "warm" else Path(scratch) / f"empty-{choice}-{run}"
+                env = {**os.environ, "SNAPMIX_OFFLINE": "1", "SNAPMIX_ENGINE": choice, "TORCH_HOME": str(home)}
+                out[choice, cache].append(cold_start(env))
     return out
 
 
-def cold_table(runs: list[tuple[float, float, float]]) -> str:
-    """Markdown line of the cold-start medians."""
-    wall, inside, cpu = (statistics.median(col) for col in zip(*runs, strict=True))
-    return (
-        "| cold start (new process -> first result, tf_efficientnet_lite0 ImageNet) | runs | wall s | in Python s "
-        "| CPU s | target |\n|---|--:|--:|--:|--:|--:|\n"
-        f"| `python -c 'snapmix_pair(cat, coffee)'` | {len(runs)} | {wall:.2f} | {inside:.2f} | {cpu:.2f} | ≤ 3 s |"
-    )
+def cold_table(results: dict[tuple[str, str], list[tuple]]) -> str:
+    """Markdown table of the cold-start medians per setting."""
+    lines = [
+        "| cold start (new process -> first result, tf_efficientnet_lite0 ImageNet) | SNAPMIX_ENGINE | export cache "
+        "| first analysis on | runs | wall s | in Python s | CPU s | target |",
+        "|---|---|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for (choice, cache), runs in results.items():
+        wall, inside, cpu = (statistics.median(col) for col in list(zip(*runs, strict=True))[:3])
+        ran = "/".join(sorted({r[3] for r in runs}))
+        lines.append(
+            f"| `python -c 'snapmix_pair(cat, coffee)'` | {choice} | {cache} | {ran} | {len(runs)} | {wall:.2f} "
+            f"| {inside:.2f} | {cpu:.2f} | ≤ 3 s |"
+        )
+    return "\n".join(lines)
 
 
 def ms(seconds: float) -> str:
@@ -281,28 +421,79 @@ def header(load_before: float, clock: str) -> str:
     )
 
 
+def engine_tables(exports: list[dict], diffs: list[dict]) -> str:
+    """Markdown tables: how each export was had, and the largest differences engine vs eager."""
+    lines = ["| model | export | seconds | file |", "|---|---|--:|---|"]
+    lines += [f"| {e['model']} | {e['export']} | {e['seconds']:.2f} | {e['file']} |" for e in exports]
+    lines += ["", "| model | features (max rel.) | rho | SPM | top-5 p | same classes |", "|---|--:|--:|--:|--:|:-:|"]
+    lines += [
+        f"| {d['model']} | {d['features_rel']:.1e} | {d['rho']:.1e} | {d['spm']:.1e} | {d['top5_p']:.1e} "
+        f"| {'yes' if d['same_classes'] else '**no**'} |"
+        for d in diffs
+    ]
+    return "\n".join(lines)
+
+
+def record(path: Path, facts: dict[str, object]) -> None:
+    """Append this run's figures to `path` as one JSON line (benchmarks/results/ keeps what the docs quote)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(facts, ensure_ascii=False) + "\n")
+
+
+def row_facts(row: Row) -> dict[str, object]:
+    """A row's medians and ratio spread, for the record."""
+    r = row.ratios
+    q1, _, q3 = statistics.quantiles(r, n=4) if len(r) > 1 else (r[0], r[0], r[0])
+    return {
+        "case": row.case,
+        "model": row.model,
+        "rounds": len(r),
+        "median_ms": round(statistics.median(row.times) * 1e3, 2),
+        "forward_ms": round(statistics.median(row.base) * 1e3, 2),
+        "ratio": round(statistics.median(r), 4),
+        "ratio_iqr": [round(q1, 4), round(q3, 4)],
+        "target": row.target,
+    }
+
+
 def main() -> None:
-    """Run (a) and (b) and print the tables."""
+    """Run (a) and (b) (and (c)), print the tables, and record them with --record."""
     args = parse_args()
     load_before = os.getloadavg()[0]
     if args.threads:
         torch.set_num_threads(args.threads)
+    use_engine("torch")  # each side sets its engine; "auto" would switch engines mid-run
     rows: list[Row] = []
     breakdowns: dict[str, dict[str, float]] = {}
+    exports, diffs = [], []
     for name in args.backbones:
-        pair_rows, breakdowns[name] = bench_pair(name, args)
+        pair_rows, breakdowns[name], bare_fn = bench_pair(name, args)
         rows += pair_rows
+        if not args.no_engine:
+            engine_rows, breakdowns[f"{name} (engine)"], export, diff = bench_engine(name, args, bare_fn)
+            rows, exports, diffs = rows + engine_rows, [*exports, export], [*diffs, diff]
     rows.append(bench_batch(args))
-    print(header(load_before, args.clock))
-    print()
-    print(table(rows))
-    print()
-    print("snapmix_pair stages, fresh calls (median ms; `outside` = wall time not covered by `total`):")
-    print()
+    head = header(load_before, args.clock)
+    print(head + "\n\n" + table(rows) + "\n")
+    print("snapmix_pair stages, fresh calls (median ms; `outside` = wall time not covered by `total`):\n")
     print(breakdown_table(breakdowns))
+    if exports:
+        print("\nengine: exports (before timing) and the largest differences engine vs eager, one random pair:\n")
+        print(engine_tables(exports, diffs))
+    cold = {}
     if args.cold_starts:
-        print()
-        print(cold_table(cold_starts(args.cold_starts)))
+        cold = cold_starts(args.cold_starts, COLD_CONFIGS[:1] if args.no_engine else COLD_CONFIGS)
+        print("\n" + cold_table(cold))
+    if args.record:
+        facts = {"bench": "bench_core", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "header": head}
+        facts |= {"argv": sys.argv[1:], "rows": [row_facts(r) for r in rows], "stages_ms": breakdowns}
+        facts |= {"exports": exports, "differences": diffs}
+        facts["cold_starts"] = [
+            {"engine": c, "cache": k, "wall_s": [round(r[0], 3) for r in v], "cpu_s": [round(r[2], 3) for r in v]}
+            for (c, k), v in cold.items()
+        ]
+        record(args.record, facts)
 
 
 if __name__ == "__main__":

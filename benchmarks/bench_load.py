@@ -8,7 +8,9 @@ tf_efficientnet_lite0) on its default weights, a distinct seed per request, and 
 - cached: one image pair throughout, so the CAMs are cached after the first call and each
   request only draws new boxes (no forward);
 - uncached: a distinct image pair per request (the example pair re-encoded with a per-request
-  marker block), so every request runs one batched forward of two images.
+  marker block), so every request runs one batched forward of two images;
+- uncached on the engine: the same with SNAPMIX_ENGINE=onnxruntime (snapmix_demo/engine.py; every
+  other run is pinned to SNAPMIX_ENGINE=torch), its export and session prepared before the runs.
 
 References, measured in the same run:
 - compute limit: median of one bare batched forward of the two 224x224 images through the same
@@ -23,13 +25,15 @@ reports this process's CPU time per request and the CPU used by anything else on
 meanwhile, which tells a polluted run from a slow one.
 
 Targets (issue 6): app throughput at concurrency 8 >= 0.8 x the floor's; app p50 at
-concurrency 1 <= floor p50 + 1.5 x one forward. Then the resident memory over 200 sequential
+concurrency 1 <= floor p50 + 1.5 x one forward. Issue 25: uncached throughput at 8 clients on the
+engine >= 1.3 x the same on eager PyTorch. Then the resident memory over 200 sequential
 requests (half of them new images), every 20 requests.
 
 `--torch-threads` and `--pipeline-limit` try settings the app does not use (experiments).
 
 Usage:
     python benchmarks/bench_load.py [--per-client 15] [--rounds 3] [--concurrency 1 4 8] [--rss-requests 200]
+                                    [--runs floor cached uncached uncached_engine] [--record FILE.jsonl]
 """
 
 import os
@@ -48,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmar
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import socket  # noqa: E402
@@ -63,7 +68,7 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from snapmix_demo import app, pipeline  # noqa: E402
+from snapmix_demo import app, engine, pipeline  # noqa: E402
 from snapmix_demo.app import server  # noqa: E402
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair  # noqa: E402
 from snapmix_demo.snapmix import normalise  # noqa: E402
@@ -71,7 +76,13 @@ from snapmix_demo.weights import cached_backbone, model_cache_info  # noqa: E402
 
 CAT, COFFEE = app.examples.PHOTO_PAIRS[0]
 BACKBONE = DEFAULT_BACKBONE
-RUNS = {"floor": ("floor", "cached"), "cached": ("app", "cached"), "uncached": ("app", "uncached")}
+# name -> (server, workload, SNAPMIX_ENGINE while it runs)
+RUNS = {
+    "floor": ("floor", "cached", "torch"),
+    "cached": ("app", "cached", "torch"),
+    "uncached": ("app", "uncached", "torch"),
+    "uncached_engine": ("app", "uncached", "onnxruntime"),
+}
 
 
 # ## Inputs
@@ -88,6 +99,7 @@ def parse_args() -> argparse.Namespace:
     experiment = "experiment, not the app's setting: "
     parser.add_argument("--torch-threads", type=int, help=experiment + "torch.set_num_threads(N) in this process")
     parser.add_argument("--pipeline-limit", type=int, help=experiment + "concurrency limit of the pipeline group")
+    parser.add_argument("--record", type=Path, help="append this run's figures to FILE as one JSON line")
     return parser.parse_args()
 
 
@@ -179,6 +191,7 @@ class Run:
     target: str
     workload: str
     clients: int
+    engine: str = "torch"
     latencies: list[float] = field(default_factory=list)
     handler_ms: list[float] = field(default_factory=list)
     model_ms: list[float] = field(default_factory=list)
@@ -314,7 +327,8 @@ def rss_curve(url: str, requests: int, pairs: list) -> list[tuple[int, float, in
 
 
 COLUMNS = (
-    "server | workload | clients | requests | req/s | p50 ms | p95 ms | CPU ms/req | handler p50 ms | model p50 ms"
+    "server | workload | engine | clients | requests | req/s | p50 ms | p95 ms | CPU ms/req | handler p50 ms "
+    "| model p50 ms"
 )
 NOTES = (
     "req/s: median over rounds; latencies pooled over rounds; CPU ms/req: this whole process (server and its\n"
@@ -325,14 +339,15 @@ NOTES = (
 
 def table(runs: list[Run]) -> str:
     """Markdown table; CPU ms/req counts the whole process (server and in-process clients)."""
-    rows = [f"| {COLUMNS} | fwd/req | other load |", "|---|---|" + "---:|" * 10]
+    rows = [f"| {COLUMNS} | fwd/req | other load |", "|---|---|---|" + "---:|" * 10]
     for r in runs:
         app = r.target == "app"
         handler = f"{statistics.median(r.handler_ms):.0f}" if app else "-"
         model = f"{statistics.median(r.model_ms):.0f}" if app else "-"
         forwards = f"{statistics.mean(r.forwards):.2f}" if app else "-"
         rows.append(
-            f"| {r.target} | {r.workload} | {r.clients} | {len(r.latencies)} | {r.throughput:.2f} | "
+            f"| {r.target} | {r.workload} | {r.engine if app else '-'} | {r.clients} | {len(r.latencies)} | "
+            f"{r.throughput:.2f} | "
             f"{r.pct(50):.0f} | {r.pct(95):.0f} | {r.cpu / len(r.latencies) * 1e3:.0f} | {handler} | {model} | "
             f"{forwards} | {r.others / (r.wall * os.cpu_count()):.0%} |"
         )
@@ -341,8 +356,8 @@ def table(runs: list[Run]) -> str:
 
 def verdicts(runs: list[Run], forward_ms: float) -> list[str]:
     """The issue's two targets, for each workload."""
-    by = {(r.target, r.workload, r.clients): r for r in runs}
-    lines = []
+    by = {(r.target, r.workload, r.clients): r for r in runs if r.engine == "torch"}
+    lines = engine_verdicts(runs)
     for workload in ("cached", "uncached"):
         floor8, app8 = by.get(("floor", "cached", 8)), by.get(("app", workload, 8))
         if floor8 and app8:
@@ -361,6 +376,52 @@ def verdicts(runs: list[Run], forward_ms: float) -> list[str]:
                 f"{forward_ms:.0f} = {bound:.0f} ms: **{met}**"
             )
     return lines
+
+
+def engine_verdicts(runs: list[Run]) -> list[str]:
+    """Issue 25's target: uncached throughput at the most clients, on the engine over eager PyTorch."""
+    uncached = {(r.engine, r.clients): r for r in runs if r.workload == "uncached"}
+    most = max((c for _, c in uncached), default=0)
+    fast, eager = uncached.get(("onnxruntime", most)), uncached.get(("torch", most))
+    if not (fast and eager):
+        return []
+    ratio = fast.throughput / eager.throughput
+    return [
+        f"- uncached at {most} clients: engine {fast.throughput:.2f} req/s = {ratio:.2f} x eager "
+        f"{eager.throughput:.2f} (target >= 1.30): **{'MET' if ratio >= 1.3 else 'MISSED'}**"
+    ]
+
+
+def prepare_engine() -> str:
+    """The default model's export and session, ready before any engine run (its building is not timed)."""
+    bb = cached_backbone(BACKBONE, weights="auto")
+    tick = time.perf_counter()
+    ready = engine.prepare(bb, wait=True)
+    return f"engine: {'ready' if ready else 'FAILED (see the log)'} after {time.perf_counter() - tick:.1f} s"
+
+
+def record(path: Path, text: str, runs: list[Run], forward_ms: float) -> None:
+    """Append this run's figures to `path` as one JSON line (benchmarks/results/ keeps what the docs quote)."""
+    facts = {"bench": "bench_load", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "header": text}
+    facts |= {"argv": sys.argv[1:], "forward_ms": round(forward_ms, 2)}
+    facts["runs"] = [
+        {
+            "server": r.target,
+            "workload": r.workload,
+            "engine": r.engine,
+            "clients": r.clients,
+            "requests": len(r.latencies),
+            "req_s": round(r.throughput, 3),
+            "p50_ms": round(r.pct(50)),
+            "p95_ms": round(r.pct(95)),
+            "cpu_ms_req": round(r.cpu / len(r.latencies) * 1e3),
+            "other_load": round(r.others / (r.wall * os.cpu_count()), 3),
+        }
+        for r in runs
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(facts) + "\n")
 
 
 def header(weights: str, files: tuple[str, str], args: argparse.Namespace) -> str:
@@ -390,13 +451,15 @@ def measure_load(args: argparse.Namespace, urls: dict[str, str], cached_pair: tu
     seed0 = 0
     for round_ in range(args.rounds):
         for clients in args.concurrency:
-            for target, workload in (RUNS[name] for name in args.runs):
+            for target, workload, choice in (RUNS[name] for name in args.runs):
+                os.environ["SNAPMIX_ENGINE"] = choice  # read by the pipeline per call
                 source = pairs if workload == "uncached" else [cached_pair]
                 plans = plans_for(workload, clients, args.per_client, source, seed0)
                 seed0 += clients * (args.per_client + 1)
-                run = runs.setdefault((target, workload, clients), Run(target, workload, clients))
+                run = runs.setdefault((target, workload, clients, choice), Run(target, workload, clients, choice))
                 load(urls[target], run, plans)
-                print(f"  round {round_ + 1}: {target} {workload} x{clients}: {run.rates[-1]:.2f} req/s", flush=True)
+                name = f"{target} {workload} ({choice})"
+                print(f"  round {round_ + 1}: {name} x{clients}: {run.rates[-1]:.2f} req/s", flush=True)
     return list(runs.values())
 
 
@@ -414,13 +477,19 @@ def main() -> None:
     args = parse_args()
     apply_experiments(args)
     marked = MarkedPairs(_SCRATCH / "inputs")
-    needed = args.rounds * sum(c * (args.per_client + 1) for c in args.concurrency) + args.rss_requests // 2 + 1
+    uncached_runs = sum(RUNS[name][1] == "uncached" for name in args.runs)
+    per_run = args.rounds * sum(c * (args.per_client + 1) for c in args.concurrency)
+    needed = uncached_runs * per_run + args.rss_requests // 2 + 1
     pairs = [marked.make(k) for k in range(needed, 0, -1)]  # popped from the end: 1, 2, ...
     cached_pair = marked.make(0)
+    os.environ["SNAPMIX_ENGINE"] = "torch"  # each run sets its engine; "auto" would switch engines mid-run
     answer = snapmix_pair(*cached_pair, backbone=BACKBONE).to_dict()
     before, weights = bare_forward_ms(args.forward_rounds)
     urls = {"app": serve(app.build_demo()), "floor": serve(floor_demo(answer))}
-    print(header(weights, cached_pair, args))
+    text = header(weights, cached_pair, args)
+    if "uncached_engine" in args.runs:
+        text += prepare_engine() + "\n"
+    print(text)
     runs = measure_load(args, urls, cached_pair, pairs)
     after, _ = bare_forward_ms(args.forward_rounds)
     forward_ms = min(before, after)  # the lower one: the stricter latency target
@@ -428,7 +497,10 @@ def main() -> None:
     print(f"{before:.1f} ms before the load runs, {after:.1f} ms after; the targets use {forward_ms:.1f} ms\n")
     print(table(runs) + "\n\n" + NOTES + "\n")
     print("\n".join(verdicts(runs, forward_ms)) + "\n")
+    if args.record:
+        record(args.record, text, runs, forward_ms)
     if args.rss_requests:
+        os.environ["SNAPMIX_ENGINE"] = "torch"
         report_rss(urls["app"], args.rss_requests, pairs)
 
 

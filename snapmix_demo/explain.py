@@ -199,7 +199,7 @@ def error_html(message: str) -> str:
 
 
 def status_html(res: PairResult) -> str:
-    """One line of provenance: backbone, mode, weights, fallbacks, seed and beta, time taken."""
+    """One line of provenance: backbone, mode, weights, fallbacks, seed and beta, time taken and the engine."""
     fallback = [s for s, flag in (("A", res.fallback_a), ("B", res.fallback_b)) if flag]
     flat = f"flat CAM of {' and '.join(fallback)}: area weights used" if fallback else "none"
     reused = "model run" if res.forward_passes else "CAMs reused from cache"
@@ -207,5 +207,5 @@ def status_html(res: PairResult) -> str:
     return (
         f"<div><b>{_esc(res.backbone)}</b> ({get_spec(res.backbone).source}) · mode <b>{_esc(res.mode)}</b> · "
         f"weights{warning}: {_esc(res.weights)} · fallback: {flat} · boxes of seed {res.seed}, beta {res.beta:g} · "
-        f'<span class="timing">{res.timings["total"]:.0f} ms ({reused})</span></div>'
+        f'<span class="timing">{res.timings["total"]:.0f} ms ({reused}, engine: {_esc(res.engine)})</span></div>'
     )

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from snapmix_demo import engine
 from snapmix_demo.backbones import get_spec
 from snapmix_demo.cache import BoundedCache
 from snapmix_demo.errors import InputError, UserError, excerpt
@@ -60,6 +61,7 @@ class _Analysis:
     prob: float
     topk: tuple[tuple[str, float], ...]
     spm: np.ndarray | None
+    engine: str  # what ran the forward: "torch" or "onnxruntime" (engine.py)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class PairResult:
     seed: int
     beta: float
     forward_passes: int
+    engine: str  # what ran the backbone's forward: "torch", "onnxruntime" (or both, "onnxruntime+torch")
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -139,6 +142,7 @@ class PairResult:
             "topk_a": [[label, p] for label, p in self.topk_a],
             "topk_b": [[label, p] for label, p in self.topk_b],
             "forward_passes": self.forward_passes,
+            "engine": self.engine,
             "timings_ms": dict(self.timings),
         }
 
@@ -206,8 +210,8 @@ def _to_tensor(img: Image.Image) -> torch.Tensor:
 
 @torch.inference_mode()
 def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: Backbone, mode: str) -> list[_Analysis]:
-    """One batched forward: features, then logits, CAM and SPM of each chosen class from the same tensor."""
-    feats = bb.model.extract_features(normalise(torch.stack(images), bb.spec))
+    """One batched forward on the chosen engine: features, then logits, CAM and SPM of each class from them."""
+    feats, ran = engine.extract_features(bb, normalise(torch.stack(images), bb.spec))
     maps = maps_from_features(feats, classifier(bb.model, mode), bb.spec.input_size, targets)
     probs = maps.logits.float().softmax(dim=1)
     if not bool(torch.isfinite(probs).all()):
@@ -223,6 +227,7 @@ def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: 
             prob=float(probs[i, maps.classes[i]]),
             topk=tuple((classes[j], float(p)) for p, j in zip(top_p[i].tolist(), top_i[i].tolist(), strict=True)),
             spm=None if maps.degenerate[i] else _read_only(maps.spms[i].numpy()),
+            engine=ran,
         )
         for i in range(len(images))
     ]
@@ -349,6 +354,7 @@ def snapmix_pair(
         seed=seed,
         beta=beta,
         forward_passes=forward_passes,
+        engine="+".join(sorted({an_a.engine, an_b.engine})),
         timings=timings,
     )
 

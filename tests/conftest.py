@@ -11,6 +11,7 @@ _SCRATCH = Path(tempfile.mkdtemp(prefix="snapmix-tests-"))
 os.environ["SNAPMIX_OFFLINE"] = "1"
 os.environ["TORCH_HOME"] = str(_SCRATCH / "torch")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("SNAPMIX_ENGINE", "torch")  # deterministic results; tests/test_engine.py runs ONNX Runtime
 os.environ["GRADIO_TEMP_DIR"] = str(_SCRATCH / "gradio")
 os.environ.setdefault("MPLBACKEND", "Agg")
 (_SCRATCH / "tmp").mkdir()

@@ -79,3 +79,4 @@ def test_text_from_users_and_models_is_escaped(result):
 def test_status_names_backbone_mode_weights_and_seed(result):
     text = _text(status_html(result))
     assert "resnet18" in text and "mode default" in text and "seed 1" in text and "random init" in text
+    assert "engine: torch" in text, text

@@ -54,7 +54,9 @@ def test_every_pin_satisfies_its_declared_range():
 
 
 def test_runtime_pins_are_exactly_the_core_and_the_app():
-    declared = set(_declared("core")) | set(_declared("app"))
+    declared = set(_declared("core")) | set(_declared("app")) | set(_declared("fast"))  # [app] includes [fast]
+    (self_ref,) = [Requirement(r) for r in PROJECT["optional-dependencies"]["app"] if r.startswith(PROJECT["name"])]
+    assert self_ref.extras == {"fast"}, "the app (and so the Space) installs the engine"
     assert set(RUNTIME) == declared, f"pinned only: {set(RUNTIME) - declared}; declared only: {declared - set(RUNTIME)}"
 
 
@@ -119,7 +121,7 @@ mix = snapmix_batch(x, y, model, beta=5.0, prob=1.0, generator=torch.Generator()
 loss = snapmix_loss(model(mix.x), y, mix.y_b, mix.rho_a, mix.rho_b)
 loss.backward()
 print(json.dumps({"file": snapmix_demo.__file__, "gradio": importlib.util.find_spec("gradio") is not None,
-                  "weights": res.weights_kind, "loss": float(loss)}))
+                  "weights": res.weights_kind, "engine": res.engine, "loss": float(loss)}))
 """
 
 
@@ -145,6 +147,7 @@ def test_wheel_installs_the_core_that_works_without_gradio(tmp_path):
         facts = json.loads(used.stdout.splitlines()[-1])
         assert str(tmp_path / "venv") in facts["file"] and not facts["gradio"], facts
         assert facts["weights"] == "imagenet", facts
+        assert facts["engine"] == "torch" and "onnxruntime" not in packages, "the core runs without the [fast] extra"
         cli = subprocess.run(
             [
                 str(python),

@@ -6,7 +6,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from scripts import spaces
 from scripts.torch_choice import index_answers
@@ -72,6 +74,28 @@ def _wait_for(url: str, proc: subprocess.Popen) -> None:
     pytest.fail("the Space's app did not answer")
 
 
+def _noise(folder: Path, k: int) -> str:
+    """A new 64x64 random image: content the Space's analysis cache has never seen."""
+    path = folder / f"noise{k}.png"
+    Image.fromarray(np.random.default_rng(k).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def _engine_once_ready(client, folder: Path) -> list[str]:
+    """Engines of new pairs sent until one runs on ONNX Runtime (auto builds its export in the background)."""
+    from gradio_client import handle_file
+
+    engines = []
+    for k in range(120):  # a bound on polling, not a time assertion
+        a, b = _noise(folder, 2 * k), _noise(folder, 2 * k + 1)
+        res = client.predict(image_a=handle_file(a), image_b=handle_file(b), seed=0, api_name="/snapmix")
+        engines.append(res["engine"])
+        if engines[-1] == "onnxruntime":
+            break
+        time.sleep(0.5)
+    return engines
+
+
 @pytest.mark.install
 def test_space_installs_its_requirements_alone_and_answers_snapmix(tmp_path):
     from gradio_client import Client, handle_file
@@ -97,7 +121,8 @@ def test_space_installs_its_requirements_alone_and_answers_snapmix(tmp_path):
         try:
             url = f"http://127.0.0.1:{port}/"
             _wait_for(url, proc)
-            result = Client(url, verbose=False).predict(
+            client = Client(url, verbose=False)
+            result = client.predict(
                 image_a=handle_file(str(space / "assets/examples/cat.jpg")),
                 image_b=handle_file(str(space / "assets/examples/coffee.jpg")),
                 backbone="tf_efficientnet_lite0",
@@ -105,9 +130,11 @@ def test_space_installs_its_requirements_alone_and_answers_snapmix(tmp_path):
                 seed=0,
                 api_name="/snapmix",
             )
+            engines = _engine_once_ready(client, tmp_path)
         finally:
             proc.terminate()
             output = proc.communicate(timeout=60)[0]
     assert result["weights_kind"] == "imagenet", result
     assert (result["label_a"], result["label_b"]) == ("Egyptian cat", "espresso"), result
+    assert result["engine"] == "torch" and engines[-1] == "onnxruntime", (result["engine"], engines, output[-2000:])
     assert "0.0.0.0" in output or str(port) in output, output[-2000:]

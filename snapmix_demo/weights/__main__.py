@@ -1,6 +1,7 @@
-"""`python -m snapmix_demo.weights fetch [NAME ...]`: ImageNet weights ahead of time, for offline use."""
+"""`python -m snapmix_demo.weights fetch [--export] [NAME ...]`: weights (and engine exports) ahead of time."""
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ import torch
 
 from snapmix_demo.backbones import BACKBONES, get_spec
 from snapmix_demo.errors import excerpt
-from snapmix_demo.weights import DownloadError, fetch_imagenet, hub_path
+from snapmix_demo.weights import DownloadError, cached_backbone, fetch_imagenet, hub_path
 
 __all__ = ["main"]
 
@@ -32,8 +33,22 @@ class _Bar:
             self.bar.close()
 
 
+def _export(name: str) -> int:
+    """Build (or find cached) the ONNX Runtime export of the model the app runs for `name`; 1 if that failed."""
+    from snapmix_demo.engine import ensure_export  # the engine sits above the weights: imported only here
+
+    bb = cached_backbone(name)
+    try:
+        _, path, built = ensure_export(bb.model, name, bb.spec.input_size)
+    except Exception as e:  # any exporter failure: the app then runs this backbone on eager PyTorch
+        print(f"{name}: export failed ({type(e).__name__}: {e}); the app runs it on eager PyTorch", file=sys.stderr)
+        return 1
+    print(f"{name}: ONNX export {'built' if built else 'already cached'} for {bb.weights.source} ({path})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Download ImageNet weights ahead of time; one line per backbone, exit 1 if any download failed."""
+    """Download ImageNet weights (and with --export build exports) ahead of time; exit 1 if any of it failed."""
     where = Path(torch.hub.get_dir()) / "checkpoints"
     about = (
         f"Fetch ImageNet weights into the torch hub cache, $TORCH_HOME/hub/checkpoints (here: {where}), "
@@ -44,10 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="download the ImageNet weights of NAME (default: every backbone)")
     fetch.description = about
+    fetch.add_argument(
+        "--export",
+        action="store_true",
+        help="also build each backbone's ONNX Runtime export (SNAPMIX_ENGINE) for the weights the app uses, "
+        "cached beside them (needs onnxruntime: the [fast] extra)",
+    )
     fetch.add_argument("names", nargs="*", metavar="NAME", help=f"one or more of: {', '.join(sorted(BACKBONES))}")
     args = parser.parse_args(argv)
     if unknown := [n for n in args.names if n not in BACKBONES]:
         parser.error(f"unknown backbone `{excerpt(unknown[0])}`; choose from: {', '.join(sorted(BACKBONES))}")
+    if args.export and importlib.util.find_spec("onnxruntime") is None:
+        parser.error("--export needs onnxruntime: pip install 'snapmix-demo[fast]' (or -r requirements.txt)")
     failed = 0
     for name in args.names or sorted(BACKBONES):
         bar = _Bar(name)
@@ -61,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.close()
         spec = get_spec(name)
         print(f"{name}: {how} ({f'in {spec.package.distribution}' if how == 'packaged' else hub_path(spec)})")
+        failed += _export(name) if args.export else 0
     return 1 if failed else 0
 
 
