@@ -527,6 +527,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--methods", nargs="*", help="score these mixing methods (or `all`) instead of the SnapMix table")
     p.add_argument("--weights", nargs="+", choices=METHOD_WEIGHTS, default=list(METHOD_WEIGHTS), help="with --methods")
+    p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice; 1 on a shared machine)")
     p.add_argument("--plot", type=Path, help="write the figure (the scatter of the first backbone, or every method)")
     p.add_argument("--record", type=Path, help="append the run as a JSON line to this file (benchmarks/results/)")
     return p
@@ -567,6 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         print(f"{p.prog}: error: --methods: {e.problem}", file=sys.stderr)
         return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)  # the pair loop's small ops: more threads only wait on a busy machine
     names = args.backbone or [n for n in sorted(BACKBONES) if "shapes" in available_weights(n)]
     if not names:
         p.error("no bundled shapes weights: train some with `python -m snapmix_demo.train`")
