@@ -261,7 +261,7 @@ def content_share_b(mix: MixResult, objects: Tensor) -> Tensor:
     """B's truth counted in B's own frame (N,): the share of B's object that the mix carries, whatever the resize.
 
     (share of the placed object that the mask lets through) x (share of B's object inside the crop). It equals
-    `object_shares`'s B share where B is not resized, and, for SnapMix, issue 20's truth: B's object in box B.
+    `object_shares`'s B share where B is not resized, and, for SnapMix, `fidelity_rows`' truth: B's object in box B.
     """
     if mix.perm is None:
         return torch.zeros(len(objects), dtype=torch.float64)
