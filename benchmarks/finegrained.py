@@ -16,7 +16,10 @@ Reports, per method, mean ± sd over seeds of:
   actually given, against the part masks (true share of A = part of A outside box A, of B = part of B
   inside box B);
 - held-out label fidelity of SnapMix's weights computed from each final model's CAMs, beside CutMix's
-  area weights, on the same random pairs (MAE and Spearman against the part masks).
+  area weights, on the same random pairs (MAE and Spearman against the part masks);
+- held-out label fidelity of every mixing method of the registry (`snapmix_demo.mixes`) with each final
+  model's maps, scored as `python -m snapmix_demo.evaluate --methods all` scores it (`evaluate.method_rows`:
+  the same seeded pairs for every method, the truth = the same mix applied to the part masks).
 
 Each finished run is appended to `<out>/runs.jsonl` and skipped when the command is run again, so the
 experiment can be stopped and resumed. Not part of CI (tests/test_finegrained.py runs its plumbing).
@@ -46,20 +49,10 @@ from scipy import stats
 from torch import Tensor, nn
 
 from snapmix_demo.backbones import get_spec
-from snapmix_demo.evaluate import fidelity_rows, predict
+from snapmix_demo.evaluate import MethodMaps, fidelity_rows, method_maps, method_rows, method_summary
+from snapmix_demo.mixes import MIXES, apply_mix, get_mix
 from snapmix_demo.shapes import HELDOUT_SEED_BASE, PART_CLASSES, make_arrays
-from snapmix_demo.snapmix import (
-    BatchMix,
-    area_lambda,
-    box_mass,
-    normalise,
-    paste,
-    rand_box,
-    sample_lam,
-    snapmix_batch,
-    snapmix_loss,
-    unmixed,
-)
+from snapmix_demo.snapmix import BatchMix, box_mass, normalise, snapmix_batch, snapmix_loss, unmixed
 from snapmix_demo.train import initial_model
 
 BACKBONE = "tf_efficientnet_lite0"
@@ -88,20 +81,6 @@ class Config:
 # ## The two mixes
 
 
-def cutmix_batch(x: Tensor, y: Tensor, *, beta: float, prob: float, generator: torch.Generator) -> BatchMix:
-    """CutMix (Yun et al., ICCV 2019): one box at the same place in A and B, labels weighted by area."""
-    n, height, width = x.shape[0], x.shape[-2], x.shape[-1]
-    if torch.rand((), generator=generator).item() >= prob:
-        return unmixed(x, y)
-    no = torch.zeros(n, dtype=torch.bool)
-    rng = np.random.default_rng(int(torch.randint(2**62, (), generator=generator)))
-    box = rand_box(height, width, sample_lam(beta, rng), rng)
-    perm = torch.randperm(n, generator=generator)
-    lam = area_lambda(box, height, width)
-    weights = x.new_full((n,), lam), x.new_full((n,), 1 - lam)
-    return BatchMix(paste(x, x[perm], box, box), y[perm], *weights, no, no, box, box, perm)
-
-
 def true_shares(masks: Tensor, mix: BatchMix) -> tuple[Tensor, Tensor]:
     """The share of each sample's part outside box A, and of its partner's part inside box B (the ground truth)."""
     totals = masks.sum((-2, -1))
@@ -123,8 +102,8 @@ def mix(method: str, x: Tensor, y: Tensor, model: nn.Module, cfg: Config, genera
     """The batch as `method` mixes it."""
     if method == "snapmix":
         return snapmix_batch(x, y, model, beta=cfg.snapmix_beta, prob=cfg.prob, generator=generator)
-    if method == "cutmix":
-        return cutmix_batch(x, y, beta=cfg.cutmix_beta, prob=cfg.prob, generator=generator)
+    if method == "cutmix":  # the registry's CutMix: one box at the same place in A and B, area labels
+        return apply_mix("cutmix", x, y, beta=cfg.cutmix_beta, prob=cfg.prob, generator=generator)
     return unmixed(x, y)
 
 
@@ -190,12 +169,22 @@ def heldout_fidelity(spms: Tensor, degenerate: Tensor, masks: Tensor, cfg: Confi
     return out
 
 
+def heldout_methods(maps: MethodMaps, masks: Tensor, cfg: Config, seed: int) -> dict[str, dict[str, float]]:
+    """Every registry method's MAE and Spearman per label (A, B) against the part masks, at its paper defaults."""
+    out = {}
+    for name in MIXES:
+        fid = method_summary(method_rows(name, maps, masks.numpy() > 0.5, cfg.pairs, seed))
+        out[name] = {k: None if np.isnan(v) else v for k, v in fid.items()}
+    return out
+
+
 def evaluate(model: nn.Module, test: dict[str, Tensor], cfg: Config, seed: int) -> dict:
-    """Held-out accuracy and label fidelity of one trained model."""
-    maps = predict(model, test["x"], test["y"], batch=64)
+    """Held-out accuracy and label fidelity of one trained model, from one forward (`evaluate.method_maps`)."""
+    maps = method_maps(model, test["x"], test["y"], batch=64)
     return {
         "accuracy": float((maps.logits.argmax(dim=1) == test["y"]).float().mean()),
         **heldout_fidelity(maps.spms, maps.degenerate, test["masks"], cfg, seed),
+        "methods": heldout_methods(maps, test["masks"], cfg, seed),
     }
 
 
@@ -254,6 +243,27 @@ def summary(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def methods_summary(results: list[dict]) -> str:
+    """Markdown table: every registry method's held-out MAE and Spearman (A / B) with each trained model's maps,
+    mean over seeds; one column per training method that has runs with those figures."""
+    trained = [m for m in METHODS if any(r["method"] == m and "methods" in r for r in results)]
+    if not trained:
+        return ""
+
+    def cell(name: str, method: str) -> str:
+        runs = [r["methods"][name] for r in results if r["method"] == method and "methods" in r]
+        parts = []
+        for key in ("mae_a", "mae_b", "spearman_a", "spearman_b"):
+            values = [run[key] for run in runs if run[key] is not None]
+            parts.append(f"{statistics.fmean(values):.3f}" if values else "–")
+        return f"{parts[0]} / {parts[1]}, {parts[2]} / {parts[3]}"
+
+    head = " | ".join(f"trained with {m}: MAE A / B, Spearman A / B" for m in trained)
+    lines = [f"| scored method | needs | {head} |", "|---|---|" + "--:|" * len(trained)]
+    lines += [f"| {n} | {get_mix(n).needs} | {' | '.join(cell(n, m) for m in trained)} |" for n in MIXES]
+    return "\n".join(lines)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Config]:
     """Command-line options; the Config fields are options too."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -295,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{cfg}\n"
     )
     print(summary(done))
+    print(f"\nEvery mixing method's held-out label fidelity (seeds averaged):\n\n{methods_summary(done)}")
     return 0
 
 

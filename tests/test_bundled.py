@@ -5,10 +5,12 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from snapmix_demo import snapmix_pair
 from snapmix_demo.app.examples import EXAMPLES_DIR
-from snapmix_demo.evaluate import Evaluation, evaluate, markdown
+from snapmix_demo.evaluate import Evaluation, MethodEvaluation, evaluate, evaluate_methods, markdown, methods_markdown
+from snapmix_demo.mixes import MIXES
 from snapmix_demo.shapes import CLASSES
 from snapmix_demo.weights import BUNDLED_DIR, available_weights, cached_backbone, clear_model_cache, weights_classes
 
@@ -97,3 +99,64 @@ def test_the_readme_evidence_and_the_manifest_come_from_the_committed_record():
     assert MANIFEST[LITE0]["heldout"] == figures
     readme = (ROOT / "README.md").read_text()
     assert markdown([Evaluation(**figures)]) in readme, "regenerate the README's table with the record's command"
+
+
+# Every mixing method on a CI sample of held-out shapes (`--methods all --weights shapes --images 100 --pairs 200
+# --seed 1`), last measured in benchmarks/results/evaluate_methods_ci_sample.jsonl. Only orderings that hold there
+# with margin are asserted: (better, worse, measure, margin), lower MAE or higher Spearman by at least the margin;
+# the measured gap, and the larger of the two chunk sds, in the comment. Mixup's MAE is 0 by construction (a uniform
+# blend's truth is its weight) and ResizeMix's B is too (the truth counts the shrunk pixels): no order against them.
+METHODS_CI = {"images": 100, "pairs": 200, "seed": 1}
+ORDERINGS = (
+    ("snapmix", "cutmix", "mae_a", 0.08),  # measured 0.151 (chunk sd 0.022)
+    ("snapmix", "fmix", "mae_a", 0.06),  # 0.123 (0.023)
+    ("snapmix", "transmix", "mae_a", 0.06),  # 0.116 (0.021)
+    ("snapmix", "saliencymix", "mae_a", 0.1),  # 0.177 (0.013)
+    ("snapmix", "guidedmixup", "mae_a", 0.12),  # 0.204 (0.028)
+    ("snapmix", "attentive_cutmix", "mae_a", 0.03),  # 0.067 (0.012)
+    ("snapmix", "cutmix", "mae_b", 0.05),  # 0.097 (0.024)
+    ("snapmix", "fmix", "mae_b", 0.03),  # 0.069 (0.024)
+    ("snapmix", "saliencymix", "mae_b", 0.2),  # 0.332 (0.038)
+    ("snapmix", "guidedmixup", "mae_b", 0.08),  # 0.150 (0.028)
+    ("snapmix", "attentive_cutmix", "mae_b", 0.3),  # 0.549 (0.043)
+    ("snapmix", "cutmix", "mae_b_content", 0.08),  # 0.143 (0.022)
+    ("snapmix", "cutmix", "spearman_a", 0.15),  # 0.313 (0.096)
+    ("snapmix", "guidedmixup", "spearman_a", 0.5),  # 0.996 (0.063)
+)
+
+
+def _figures(result: MethodEvaluation | dict) -> dict:
+    """A result's numbers, NaN (an undefined Spearman) as None, as the record stores them."""
+    items = result.items() if isinstance(result, dict) else result.__dict__.items()
+    return {k: None if isinstance(v, float) and v != v else v for k, v in items}
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread, as the record ran: the pair loop's small ops only wait on a shared machine with more."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_every_mixing_method_on_the_ci_sample_keeps_its_recorded_order():
+    results = {r.method: r for r in evaluate_methods(LITE0, "shapes", list(MIXES), **METHODS_CI)}
+    for better, worse, measure, margin in ORDERINGS:
+        ours, theirs = getattr(results[better], measure), getattr(results[worse], measure)
+        gap = ours - theirs if measure.startswith("spearman") else theirs - ours
+        assert gap >= margin, f"{better}'s {measure} {ours:.3f} beats {worse}'s {theirs:.3f} by {gap:.3f} < {margin}"
+    recorded = _last_record("evaluate_methods_ci_sample.jsonl")
+    assert recorded["command"].startswith("python -m snapmix_demo.evaluate --methods all --weights shapes --images 100")
+    for now, then in zip(results.values(), recorded["results"], strict=True):
+        expected = {k: pytest.approx(v, abs=0.01) if isinstance(v, float) else v for k, v in then.items()}
+        assert _figures(now) == expected, "the committed record is this run"
+
+
+def test_the_readme_mixes_table_comes_from_the_committed_record():
+    recorded = _last_record("evaluate_methods_heldout.jsonl")
+    assert recorded["command"].startswith("python -m snapmix_demo.evaluate --methods all --plot docs/mixes_fidelity")
+    results = [MethodEvaluation(**r) for r in recorded["results"]]
+    assert {(r.backbone, r.weights) for r in results} == {(LITE0, "shapes"), (LITE0, "imagenet")}
+    assert methods_markdown(results) in (ROOT / "README.md").read_text(), "regenerate it with the record's command"

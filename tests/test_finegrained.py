@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from snapmix_demo.mixes import MIXES, get_mix
 from snapmix_demo.snapmix import BatchMix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,10 +15,13 @@ finegrained = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(finegrained)
 
 
-def test_cutmix_pastes_one_box_at_the_same_place_with_area_weights():
+def test_cutmix_is_the_registrys_one_box_at_the_same_place_with_area_weights():
     x = torch.arange(4 * 3 * 10 * 12, dtype=torch.float32).view(4, 3, 10, 12)
     y = torch.tensor([0, 1, 2, 3])
-    mix = finegrained.cutmix_batch(x, y, beta=3.0, prob=1.0, generator=torch.Generator().manual_seed(4))
+    cfg = finegrained.Config(cutmix_beta=3.0)
+    mix = finegrained.mix("cutmix", x, y, None, cfg, torch.Generator().manual_seed(4))
+    again = get_mix("cutmix").fn(x, y, beta=3.0, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(mix.x, again.x) and mix.method == "cutmix", "CutMix exists once: the registry's"
     top, left, bottom, right = mix.box_a
     assert mix.box_b == mix.box_a and mix.mixed, "one box, at the same place in both images"
     inside = torch.zeros(10, 12, dtype=torch.bool)
@@ -27,8 +31,8 @@ def test_cutmix_pastes_one_box_at_the_same_place_with_area_weights():
     area = 1 - (bottom - top) * (right - left) / 120
     assert torch.allclose(mix.rho_a, torch.full((4,), area)) and torch.allclose(mix.rho_b, torch.full((4,), 1 - area))
     assert torch.equal(mix.y_b, y[mix.perm])
-    unmixed = finegrained.cutmix_batch(x, y, beta=3.0, prob=0.0, generator=torch.Generator())
-    assert unmixed.x is x and not unmixed.mixed and unmixed.rho_a.tolist() == [1.0] * 4
+    kept, moved = finegrained.true_shares(torch.ones(4, 10, 12), mix)
+    assert torch.allclose(kept.float(), mix.rho_a) and torch.allclose(moved.float(), mix.rho_b), "full masks: area"
 
 
 def test_true_shares_and_label_error_by_hand():
@@ -55,8 +59,11 @@ def test_experiment_plumbing_runs_records_and_resumes(tmp_path, capsys):
     assert [r["method"] for r in runs] == ["none", "cutmix", "snapmix"]
     assert runs[0]["train_label_mae"] is None and runs[2]["train_label_mae"] is not None
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in runs)
+    assert all(list(r["methods"]) == list(MIXES) for r in runs), "every registry method is scored on every model"
+    assert all(0.0 <= r["methods"][m]["mae_a"] <= 1.0 for r in runs for m in MIXES)
     table = capsys.readouterr().out
     assert "| snapmix | 1 |" in table and "| cutmix | 1 |" in table
+    assert "| scored method | needs | trained with none:" in table and "| guidedmixup | cam |" in table
     assert finegrained.main(argv) == 0, "a second call finds every run done"
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 3
     assert "accuracy" not in capsys.readouterr().out.split("torch ")[0], "no run was repeated"
@@ -70,3 +77,10 @@ def test_summary_reports_mean_and_sd_over_seeds():
     ]
     line = finegrained.summary(rows).splitlines()[-1]
     assert line.startswith("| snapmix | 2 | 85.0 ± 7.1 |"), line  # sample sd of 80 and 90: 7.07
+
+
+def test_the_readme_parts_table_comes_from_the_committed_record():
+    runs = [json.loads(line) for line in (ROOT / "benchmarks/results/finegrained/runs.jsonl").read_text().splitlines()]
+    assert all(list(r["methods"]) == list(MIXES) for r in runs)
+    table = finegrained.methods_summary(runs)
+    assert table and table in (ROOT / "README.md").read_text(), "regenerate it from the record"

@@ -8,8 +8,19 @@ import torch
 from PIL import Image
 
 from snapmix_demo import snapmix_pair, weights
-from snapmix_demo.evaluate import _pointing_hits, fidelity_rows, fidelity_summary
+from snapmix_demo.evaluate import (
+    CHUNKS,
+    MethodMaps,
+    _pointing_hits,
+    draw_pairs,
+    fidelity_rows,
+    fidelity_summary,
+    method_names,
+    method_rows,
+    method_summary,
+)
 from snapmix_demo.evaluate import main as evaluate_main
+from snapmix_demo.mixes import MIXES
 from snapmix_demo.shapes import CLASSES, make_arrays
 from snapmix_demo.snapmix import box_area, box_mass, rand_box, sample_lam
 from snapmix_demo.train import initial_model, save_bundled, train
@@ -133,3 +144,58 @@ def test_the_evaluation_command_prints_the_table_and_plots_the_scatter(bundled_d
     (entry,) = [json.loads(line) for line in record.read_text().splitlines()]
     assert entry["command"] == f"python -m snapmix_demo.evaluate --images 8 --pairs 20 --plot {plot} --record {record}"
     assert entry["results"][0]["backbone"] == "mobilenet_v2" and entry["results"][0]["pairs"] == 20
+
+
+# ## Every mixing method against the truth (`--methods`)
+
+
+@pytest.mark.parametrize(("argv", "problem"), [([], "give at least one method"), (["cutmx"], "unknown method `cutmx`")])
+def test_bad_methods_get_one_line_naming_the_option_and_exit_2(argv, problem, capsys):
+    assert evaluate_main(["--methods", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("python -m snapmix_demo.evaluate: error: --methods: "), err
+    assert problem in err, err
+
+
+def test_method_names_take_all_or_registry_names_once():
+    assert method_names(["all"]) == list(MIXES)
+    assert method_names(["snapmix", "cutmix", "snapmix"]) == ["snapmix", "cutmix"]
+
+
+def test_every_method_sees_the_same_pairs_from_disjoint_folds():
+    first, again = list(draw_pairs(50, 40, seed=3)), list(draw_pairs(50, 40, seed=3))
+    assert first == again and first != list(draw_pairs(50, 40, seed=4))
+    for chunk, i, j, _ in first:
+        assert i != j and i % CHUNKS == chunk == j % CHUNKS, "both images of a pair from their chunk's fold"
+    assert {chunk for chunk, *_ in draw_pairs(6, 10, seed=0)} == {0, 1, 2}, "6 images: 3 folds of a pair each"
+
+
+def _perfect_maps(masks: np.ndarray) -> MethodMaps:
+    """Maps that are the objects themselves, for both CAM kinds: what a perfect model's CAMs would give."""
+    objects = torch.from_numpy(masks).float()
+    spms = objects / objects.sum((1, 2), keepdim=True)
+    no = torch.zeros(len(masks), dtype=torch.bool)
+    return MethodMaps(None, torch.zeros(len(masks), dtype=torch.long), spms, spms, no, spms, no, (4, 4))
+
+
+def test_perfect_maps_make_snapmix_exact_in_bs_own_frame():
+    """SnapMix's weights are the object's share in the boxes: with perfect maps they equal `content_b` (the share
+    of B's object in box B, issue 20's truth) and A's truth exactly; `object_shares`' B counts resized pixels."""
+    _, masks, _ = make_arrays(range(30), 48)
+    rows = method_rows("snapmix", _perfect_maps(masks), masks, pairs=60, seed=0)
+    np.testing.assert_allclose(rows["rho_a"], rows["true_a"], atol=1e-6)
+    np.testing.assert_allclose(rows["rho_b"], rows["content_b"], atol=1e-6)
+    fid = method_summary(rows)
+    assert fid["mae_b_content"] < 1e-6 < fid["mae_b"], fid
+    mixup = method_summary(method_rows("mixup", _perfect_maps(masks), masks, pairs=60, seed=0))
+    assert mixup["mae_a"] < 1e-6 and mixup["mae_b"] < 1e-6, "a uniform blend's weight is its truth"
+
+
+def test_content_share_is_object_shares_where_b_is_not_resized():
+    _, masks, _ = make_arrays(range(12), 40)
+    maps = _perfect_maps(masks)
+    for name in ("cutmix", "fmix", "guidedmixup", "saliencymix", "transmix", "attentive_cutmix"):
+        rows = method_rows(name, maps, masks, pairs=20, seed=1)
+        np.testing.assert_allclose(rows["content_b"], rows["true_b"], atol=1e-6, err_msg=name)
+    resize = method_rows("resizemix", maps, masks, pairs=20, seed=1)
+    assert (resize["content_b"] > resize["true_b"] + 0.1).mean() > 0.9, "ResizeMix shrinks B: its pixels shrink too"
