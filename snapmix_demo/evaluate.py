@@ -30,7 +30,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy import ndimage, stats
 from torch import Tensor, nn
 
@@ -106,7 +105,8 @@ class Evaluation:
 def predict(model: nn.Module, x: Tensor, labels: Tensor, batch: int = 32) -> SemanticMaps:
     """`model_maps` of the true classes, batch by batch: logits (so predictions), CAMs and SPMs."""
     chunks = [model_maps(model, x[i : i + batch], labels[i : i + batch]) for i in range(0, len(x), batch)]
-    return SemanticMaps(*(torch.cat(parts) for parts in zip(*chunks, strict=True)))
+    tensors = (torch.cat([getattr(c, name) for c in chunks]) for name in SemanticMaps._fields if name != "grid")
+    return SemanticMaps(*tensors, grid=chunks[0].grid)
 
 
 def _pointing_hits(cams: torch.Tensor, masks: np.ndarray) -> np.ndarray:
@@ -233,8 +233,10 @@ def method_maps(model: nn.Module, x: Tensor, classes: Tensor | None = None, batc
             feats = model.extract_features(x[i : i + batch])
             chosen = None if classes is None else classes[i : i + batch]
             linear = maps_from_features(feats, model.get_fc(), x.shape[-2:], chosen)
-            relu = maps_from_features(F.relu(feats), model.get_fc(), x.shape[-2:], linear.classes)
-            parts.append((*linear[1:], relu.spms, relu.degenerate, linear.logits))
+            relu = maps_from_features(feats, model.get_fc(), x.shape[-2:], linear.classes, relu=True)
+            parts.append(
+                (linear.classes, linear.cams, linear.spms, linear.degenerate, relu.spms, relu.degenerate, linear.logits)
+            )
             grid = tuple(feats.shape[-2:])
     classes_, cams, spms, degenerate, spms_relu, degenerate_relu, logits = (
         torch.cat(p) for p in zip(*parts, strict=True)

@@ -5,7 +5,7 @@ share of the partner B at each pixel of the output, and whose `placement` maps t
 output frame: as it is (Mixup, CutMix, FMix, the saliency-guided mixes), or a crop of it resized into
 a box (SnapMix: B's box-B crop into box A; ResizeMix: the whole of B into the box). From those two,
 one function each gives the mixed image (`mix_images`) and the area weight (`area_share`), and
-`snapmix_demo.mixes.truth` gives the ground truth. Conventions are SNAPMIX.md's: boxes are
+`snapmix_demo.mixes.truth` gives the ground truth. Conventions are the core's (`snapmix_demo.snapmix`): boxes are
 (top, left, bottom, right), half-open, rows first.
 """
 

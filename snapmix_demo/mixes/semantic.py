@@ -2,7 +2,7 @@
 
 - SnapMix: Huang, Wang, Tao, "SnapMix: Semantically Proportional Mixing for Augmenting Fine-grained
   Data", AAAI 2021, https://arxiv.org/abs/2012.04846. Box A and box B drawn independently; B's box-B
-  crop resized into box A; rho_a = 1 - SPM_A mass in box A, rho_b = SPM_B mass in box B (SNAPMIX.md).
+  crop resized into box A; rho_a = 1 - SPM_A mass in box A, rho_b = SPM_B mass in box B (`snapmix_demo.snapmix`).
   `snapmix_official` is the same mix on maps computed as the official code computes them (CAMs of
   ReLU'd features); the caller passes those maps.
 - TransMix: Chen, Wang, Wei, Yuille, Bai, "TransMix: Attend to Mix for Vision Transformers", CVPR 2022,
