@@ -12,9 +12,7 @@
     efficientnet_b0), and the largest differences engine vs eager (features, rho, SPMs, top-5).
 (b) `snapmix_batch` on N=32 images at 224 px (resnet18, prob=1.0, a fixed generator seed per
     call) / one `torch.no_grad` forward of that batch.
-(c) Cold start: a new offline process, from launch to the first `snapmix_pair` result on the
-    default backbone and its real (packaged) ImageNet weights: wall time, and the child's CPU time;
-    with SNAPMIX_ENGINE=torch, auto (an empty and a warm export cache) and onnxruntime (warm cache).
+Cold starts (new processes) are `bench_start.py`'s, as ratios to torch's own import.
 
 Random-init weights for (a) and (b), offline. The two sides of each ratio are interleaved round by
 round (the order alternating), after a warm-up; the table reports median times, the median of the
@@ -25,7 +23,7 @@ ONNX Runtime's pools), for any thread count.
 
 Usage:
     python benchmarks/bench_core.py [--pair-rounds 15] [--batch-rounds 7] [--warmup 3] [--threads N]
-                                    [--clock wall|cpu|process] [--cold-starts 5] [--record FILE.jsonl]
+                                    [--clock wall|cpu|process] [--record FILE.jsonl]
 """
 
 import os
@@ -40,10 +38,7 @@ import copy
 import gc
 import json
 import platform
-import resource
 import statistics
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,7 +92,6 @@ def parse_args() -> argparse.Namespace:
         default="wall",
         help="cpu: this thread's CPU time (needs --threads 1); process: CPU time of all threads of this process",
     )
-    p.add_argument("--cold-starts", type=int, default=5, help="new processes for (c) per engine setting; 0 skips it")
     p.add_argument("--no-engine", action="store_true", help="skip the engine rows (no onnxruntime needed)")
     p.add_argument("--record", type=Path, help="append this run's figures to FILE as one JSON line")
     args = p.parse_args()
@@ -309,73 +303,6 @@ def bench_batch(args: argparse.Namespace) -> Row:
     return Row("snapmix_batch / forward", BATCH_BACKBONE, f"{args.batch_size}×3×{SIZE}×{SIZE}", mixed, base)
 
 
-COLD_START = """
-import time
-start = time.perf_counter()
-from snapmix_demo import snapmix_pair
-res = snapmix_pair("assets/examples/cat.jpg", "assets/examples/coffee.jpg")
-assert res.weights_kind == "imagenet", res.weights
-print(time.perf_counter() - start, res.engine)
-"""
-# (SNAPMIX_ENGINE, export cache): torch never reads it; auto runs the first analysis eagerly either way;
-# onnxruntime with a warm cache loads the export before the first analysis (for information).
-COLD_CONFIGS = (("torch", "empty"), ("auto", "empty"), ("auto", "warm"), ("onnxruntime", "warm"))
-
-
-def cold_start(env: dict[str, str]) -> tuple[float, float, float, str]:
-    """(wall s from launch to exit, s inside Python to the result, child CPU s, engine) of one new process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    tick = time.perf_counter()
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", COLD_START], cwd=root, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - tick
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        raise RuntimeError(done.stderr[-2000:])
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    inside, ran = done.stdout.strip().splitlines()[-1].split()
-    return wall, float(inside), cpu, ran
-
-
-def warm_export_cache(torch_home: Path) -> None:
-    """Build the default model's export ahead, as a Space's build step would: `weights fetch --export`."""
-    env = {**os.environ, "SNAPMIX_OFFLINE": "1", "TORCH_HOME": str(torch_home)}
-    argv = [sys.executable, "-m", "snapmix_demo.weights", "fetch", "--export", "tf_efficientnet_lite0"]
-    subprocess.run(argv, cwd=Path(__file__).resolve().parents[1], env=env, check=True, capture_output=True)
-
-
-def cold_starts(runs: int, configs: tuple[tuple[str, str], ...]) -> dict[tuple[str, str], list[tuple]]:
-    """`runs` new processes per (engine, export cache) setting, the settings interleaved run by run."""
-    out: dict[tuple[str, str], list[tuple]] = {c: [] for c in configs}
-    with tempfile.TemporaryDirectory(prefix="snapmix-cold-") as scratch:
-        warm = Path(scratch) / "warm"
-        if any(cache == "warm" for _, cache in configs):
-            warm_export_cache(warm)
-        for run in range(runs):
-            for choice, cache in configs:
-                home = warm if cache == "warm" else Path(scratch) / f"empty-{choice}-{run}"
-                env = {**os.environ, "SNAPMIX_OFFLINE": "1", "SNAPMIX_ENGINE": choice, "TORCH_HOME": str(home)}
-                out[choice, cache].append(cold_start(env))
-    return out
-
-
-def cold_table(results: dict[tuple[str, str], list[tuple]]) -> str:
-    """Markdown table of the cold-start medians per setting."""
-    lines = [
-        "| cold start (new process -> first result, tf_efficientnet_lite0 ImageNet) | SNAPMIX_ENGINE | export cache "
-        "| first analysis on | runs | wall s | in Python s | CPU s | target |",
-        "|---|---|---|---|--:|--:|--:|--:|--:|",
-    ]
-    for (choice, cache), runs in results.items():
-        wall, inside, cpu = (statistics.median(col) for col in list(zip(*runs, strict=True))[:3])
-        ran = "/".join(sorted({r[3] for r in runs}))
-        lines.append(
-            f"| `python -c 'snapmix_pair(cat, coffee)'` | {choice} | {cache} | {ran} | {len(runs)} | {wall:.2f} "
-            f"| {inside:.2f} | {cpu:.2f} | ≤ 3 s |"
-        )
-    return "\n".join(lines)
-
-
 def ms(seconds: float) -> str:
     """Seconds as milliseconds, one decimal."""
     return f"{seconds * 1e3:.1f}"
@@ -458,7 +385,7 @@ def row_facts(row: Row) -> dict[str, object]:
 
 
 def main() -> None:
-    """Run (a) and (b) (and (c)), print the tables, and record them with --record."""
+    """Run (a) and (b), print the tables, and record them with --record."""
     args = parse_args()
     load_before = os.getloadavg()[0]
     if args.threads:
@@ -481,18 +408,10 @@ def main() -> None:
     if exports:
         print("\nengine: exports (before timing) and the largest differences engine vs eager, one random pair:\n")
         print(engine_tables(exports, diffs))
-    cold = {}
-    if args.cold_starts:
-        cold = cold_starts(args.cold_starts, COLD_CONFIGS[:1] if args.no_engine else COLD_CONFIGS)
-        print("\n" + cold_table(cold))
     if args.record:
         facts = {"bench": "bench_core", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "header": head}
         facts |= {"argv": sys.argv[1:], "rows": [row_facts(r) for r in rows], "stages_ms": breakdowns}
         facts |= {"exports": exports, "differences": diffs}
-        facts["cold_starts"] = [
-            {"engine": c, "cache": k, "wall_s": [round(r[0], 3) for r in v], "cpu_s": [round(r[2], 3) for r in v]}
-            for (c, k), v in cold.items()
-        ]
         record(args.record, facts)
 
 

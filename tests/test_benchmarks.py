@@ -23,12 +23,13 @@ SMOKE_RUNS = {
     ],
     "bench_core": [
         *("--pair-rounds", "1", "--batch-rounds", "1", "--warmup", "0", "--batch-size", "2"),
-        *("--backbones", "resnet18", "--cold-starts", "1", "--threads", "1", "--clock", "cpu"),
+        *("--backbones", "resnet18", "--threads", "1", "--clock", "cpu"),
     ],
     "bench_load": [
         *("--per-client", "1", "--rounds", "1", "--concurrency", "1", "2"),
         *("--rss-requests", "2", "--forward-rounds", "1"),
     ],
+    "bench_start": ["--rounds", "1"],
     "bench_train": ["--rounds", "2", "--warmup", "0", "--batch-size", "2", "--backbones", "resnet18"],
     "finegrained": [
         *("--methods", "none", "snapmix", "--seeds", "0", "--steps", "2", "--batch-size", "4", "--size", "64"),
