@@ -168,7 +168,7 @@ def _picture(label: str, elem_id: str) -> gr.Image:
         type="filepath",
         format="png",
         interactive=False,
-        height=260,
+        height=300,  # a two-line label above a 224-pixel picture
         elem_id=elem_id,
         buttons=["download", "fullscreen"],
     )

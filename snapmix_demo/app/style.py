@@ -2,7 +2,10 @@
 
 from snapmix_demo.render import COLOR_A, COLOR_B
 
-__all__ = ["CSS"]
+__all__ = ["CSS", "PICTURES"]
+
+PICTURES = ("#image-a", "#image-b", "#cam-a", "#cam-b", "#mixed")  # every gr.Image on the page
+_PICTURES = f":is({', '.join(PICTURES)})"
 
 CSS = f"""
 .wchart {{ font-size: 14px; line-height: 1.3; }}
@@ -36,10 +39,16 @@ CSS = f"""
 /* gr.HTML ignores min_width: on phones the status line takes the full width */
 #status {{ font-size: 14px; min-width: min(320px, 100%) !important; }}
 /* long block labels wrap clear of the icon buttons at the block's top right instead of running under them */
-:is(#patch-source, #image-a, #image-b) > label[data-testid="block-label"] {{
-  white-space: normal; max-width: calc(100% - 64px);
+#patch-source > label[data-testid="block-label"] {{ white-space: normal; max-width: calc(100% - 64px); }}
+/* pictures: the label takes its own row above the picture (Gradio floats it over the top of the image), and the
+   icon buttons sit in that row at the block's top right, so neither covers a pixel of the picture */
+{_PICTURES} {{ display: flex; flex-direction: column; }}
+{_PICTURES} > label[data-testid="block-label"] {{
+  position: static; flex: none; align-self: flex-start; margin: var(--block-label-margin);
+  white-space: normal; max-width: calc(100% - 72px);
 }}
-:is(#cam-a, #cam-b, #mixed) > label[data-testid="block-label"] {{ white-space: normal; max-width: calc(100% - 72px); }}
+{_PICTURES} > :not(label):not([data-testid="status-tracker"]) {{ flex: 1 1 0; min-height: 0; }}
+{_PICTURES} .image-container {{ position: static; }}
 /* the examples' headers wrap and the two columns share the width: no sideways scrolling on phones */
 [id^="examples-"] table {{ width: 100%; table-layout: fixed; }}
 [id^="examples-"] th {{ white-space: normal !important; }}
