@@ -13,6 +13,7 @@ from snapmix_demo.app import handlers, playground
 from snapmix_demo.app.api import api_inputs, snapmix
 from snapmix_demo.app.examples import ExampleSet, example_sets
 from snapmix_demo.app.handlers import (
+    BETA_RANGE,
     CHART_PLACEHOLDER,
     CHECKPOINT_TYPES,
     MODE_NOTES,
@@ -133,7 +134,9 @@ def _options() -> dict:
         with gr.Row():
             target_a = _target("Class of A (CAM target)", "target-a", classes)
             target_b = _target("Class of B (CAM target)", "target-b", classes)
-            beta = gr.Slider(0.1, 10, value=5.0, step=0.1, label="beta of Beta(beta, beta) box sizes", elem_id="beta")
+            beta = gr.Slider(
+                *BETA_RANGE, value=5.0, step=0.1, label="beta of Beta(beta, beta) box sizes", elem_id="beta"
+            )
         with gr.Row():
             box_a = gr.Textbox(
                 label="Box A: top, left, bottom, right (empty: drawn; Enter applies)",
@@ -152,7 +155,9 @@ def _options() -> dict:
 
 def _run_row() -> dict:
     with gr.Row(equal_height=True):
-        seed = gr.Number(0, precision=0, label="Seed of the boxes", elem_id="seed", scale=1, min_width=120)
+        seed = gr.Textbox(  # text, not gr.Number: a float would round seeds past 2**53 and take `1e3`
+            "0", label="Seed of the boxes", max_lines=1, max_length=40, elem_id="seed", scale=1, min_width=120
+        )
         new_boxes = gr.Button("New boxes (next seed)", elem_id="new-boxes", scale=1, min_width=120)
         run = gr.Button("Run SnapMix", variant="primary", elem_id="run", scale=2, min_width=120)
     with gr.Row(equal_height=True):
@@ -232,7 +237,7 @@ def _wire(ui: SimpleNamespace) -> None:
     request, display, outputs = _pick(ui, REQUEST), _pick(ui, ("cmap", "alpha", "view")), _pick(ui, RESULT_OUTPUTS)
     private = {"api_visibility": "private"}
     run = {**private, **RAW, **PIPELINE}
-    check = {"fn": handlers.on_check, "inputs": [ui.state, *request], "outputs": ui.banner, **private, **RAW}
+    check = {"fn": handlers.on_banner, "inputs": [ui.state, *request, *display], "outputs": ui.banner, **private, **RAW}
 
     def then_check(event) -> None:  # a run's banner is re-checked against the controls as they are now
         event.then(**check, concurrency_id="check")
@@ -248,14 +253,16 @@ def _wire(ui: SimpleNamespace) -> None:
     rerun_inputs = [ui.state, *request, *display]
     then_check(gr.on(auto, handlers.on_auto, rerun_inputs, outputs, trigger_mode="always_last", **run))
     gr.on([c.change for c in request], **check, trigger_mode="always_last", concurrency_id="check")
-    gr.on(
+    redraw = gr.on(  # raw: a typed opacity reaches `display_options` as typed (the slider would raise its own Error)
         [ui.cmap.change, ui.alpha.change, ui.view.change],
         handlers.on_display,
-        [ui.state, *display],
-        [ui.cam_a, ui.cam_b, ui.downloads],
+        [ui.state, *display, *request],
+        [ui.cam_a, ui.cam_b, ui.downloads, ui.banner],
         trigger_mode="always_last",
         **private,
+        **RAW,
     )
+    redraw.then(handlers.on_auto, rerun_inputs, outputs, **run)  # a run that failed on a bad opacity, once fixed
     _wire_model(ui)
     ui.mode.change(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
     ui.api_trigger.click(snapmix, ui.api_inputs, ui.api_output, api_name="snapmix", **RAW, **PIPELINE)

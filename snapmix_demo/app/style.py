@@ -19,6 +19,7 @@ CSS = f"""
 .wformula {{ margin-top: 10px; font-family: var(--font-mono); font-size: 12.5px; line-height: 1.5; }}
 .wboxes {{ margin-top: 6px; font-size: 13px; }}
 .wnote {{ margin-top: 8px; color: var(--body-text-color-subdued); font-size: 13px; }}
+.lowconf {{ color: #9a3412; font-weight: 600; }}
 .meaningless {{ color: var(--body-text-color-subdued); font-style: italic; }}
 .caption {{ font-size: 13px; line-height: 1.45; padding: 2px 4px; }}
 .legend-a {{ color: {COLOR_A}; font-weight: 600; }}
@@ -28,7 +29,7 @@ CSS = f"""
 .banner.stale {{ background: #fffbeb; border-color: #fcd34d; color: #92400e; }}
 .banner.random {{ background: #fff7ed; border-color: #fdba74; color: #9a3412; }}
 /* the banner above the results takes no room while it has nothing to say */
-#banner:not(:has(.banner)) {{ display: none; }}
+:is(#banner, #playground-banner):not(:has(.banner)) {{ display: none; }}
 /* results computed from other controls than those on screen are dimmed until the next run */
 .gradio-container:has(#banner .stale) :is(#cam-a, #cam-b, #mixed, #weights-chart, #top-a, #top-b) {{ opacity: 0.45; }}
 /* one height for every mode's note and patch source: switching modes never moves the results */
@@ -49,6 +50,9 @@ CSS = f"""
 }}
 {_PICTURES} > :not(label):not([data-testid="status-tracker"]) {{ flex: 1 1 0; min-height: 0; }}
 {_PICTURES} .image-container {{ position: static; }}
+/* the downloads list is read-only: gr.File draws a "Remove this file" button on every row even when not
+   interactive, and one click would drop result.json until the next run */
+#downloads td:has(> .label-clear-button), #downloads .label-clear-button {{ display: none !important; }}
 /* the examples' headers wrap and the two columns share the width: no sideways scrolling on phones */
 [id^="examples-"] table {{ width: 100%; table-layout: fixed; }}
 [id^="examples-"] th {{ white-space: normal !important; }}
