@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -52,10 +53,6 @@ def launch_kwargs(settings: ServerSettings | None = None) -> dict:
     }
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # Gradio's main loop closes the server on it; atexit then removes RESULTS_DIR
-
-
 def _summary(s: ServerSettings) -> str:
     hosts = ", ".join(s.allowed_hosts) + ("" if s.loopback_only else ", any IP address")
     return (
@@ -67,12 +64,30 @@ def _summary(s: ServerSettings) -> str:
     )
 
 
+def _own_gradio_temp() -> None:
+    """Remove Gradio's cache folder at exit when `app.py` made it for this process (`SNAPMIX_OWN_GRADIO_TEMP`)."""
+    own = os.environ.get("SNAPMIX_OWN_GRADIO_TEMP")
+    if own and own == os.environ.get("GRADIO_TEMP_DIR"):
+        atexit.register(shutil.rmtree, own, ignore_errors=True)
+
+
 def serve(demo: gr.Blocks) -> None:
-    """Launch `demo` for real (`python app.py`, Spaces): logs in one format, clean exit on SIGTERM too."""
+    """Launch `demo` for real (`python app.py`, Spaces): logs in one format, a quiet clean stop on SIGTERM or Ctrl-C.
+
+    Gradio's own start and stop lines are left out: its share-link hint (this app is never shared that way) and
+    "Keyboard interruption", which a service manager's SIGTERM would otherwise print.
+    """
     logs.configure()
-    signal.signal(signal.SIGTERM, _stop)
+    _own_gradio_temp()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     settings = ServerSettings.from_env()
     logger.info("serving with %s", _summary(settings))
-    demo.launch(prevent_thread_lock=True, **launch_kwargs(settings))
+    demo.launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(settings))
     logs.route_uvicorn_logs()  # uvicorn set up its own handlers while starting
-    demo.block_thread()
+    logger.info("running on %s", demo.local_url)
+    while not stop.wait(0.5):
+        pass
+    logger.info("stopping")
+    demo.close(verbose=False)
