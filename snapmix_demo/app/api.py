@@ -14,11 +14,40 @@ import html
 import logging
 
 import gradio as gr
+from gradio_client import handle_file
 
 from snapmix_demo.app.handlers import GENERIC, PREDICTED, message_for, run_pair
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 
-__all__ = ["api_inputs", "snapmix"]
+__all__ = ["EXAMPLE_IMAGE", "api_inputs", "snapmix"]
+
+# The picture the "Use via API" page's sample sends (the one gr.Image's own samples use); gr.File's is a PDF.
+EXAMPLE_IMAGE = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"
+
+
+class _ImageFile(gr.File):
+    """An image parameter as a plain file (so only our decoder reads it), with an image as its API sample."""
+
+    def example_payload(self):
+        """What the API page's sample code sends: an image, not gr.File's PDF."""
+        return handle_file(EXAMPLE_IMAGE)
+
+    def example_value(self):
+        """The sample as a value."""
+        return EXAMPLE_IMAGE
+
+
+class _OptionalFile(gr.File):
+    """An optional file parameter whose API sample leaves it out."""
+
+    def example_payload(self):
+        """None: the sample sends no checkpoint."""
+        return None
+
+    def example_value(self):
+        """None: the sample sends no checkpoint."""
+        return None
+
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +86,8 @@ def snapmix(
 def api_inputs() -> list[gr.components.Component]:
     """The endpoint's parameters, in order; their labels are the parameter names clients see."""
     return [
-        gr.File(label="image_a"),
-        gr.File(label="image_b"),
+        _ImageFile(label="image_a"),
+        _ImageFile(label="image_b"),
         gr.Textbox(DEFAULT_BACKBONE, label="backbone"),
         gr.Textbox("default", label="mode"),
         gr.Number(0, label="seed", precision=0),
@@ -68,6 +97,6 @@ def api_inputs() -> list[gr.components.Component]:
         gr.Number(5.0, label="beta"),
         gr.Textbox("", label="box_a"),
         gr.Textbox("", label="box_b"),
-        gr.File(label="checkpoint"),
+        _OptionalFile(label="checkpoint"),
         gr.Textbox("", label="classes"),
     ]
