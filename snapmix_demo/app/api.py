@@ -21,35 +21,20 @@ from snapmix_demo.pipeline import DEFAULT_BACKBONE
 
 __all__ = ["EXAMPLE_IMAGE", "api_inputs", "snapmix"]
 
+logger = logging.getLogger(__name__)
+
 # The picture the "Use via API" page's sample sends (the one gr.Image's own samples use); gr.File's is a PDF.
 EXAMPLE_IMAGE = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"
 
 
-class _ImageFile(gr.File):
-    """An image parameter as a plain file (so only our decoder reads it), with an image as its API sample."""
+def _with_sample(component: gr.File, sample: str | None) -> gr.File:
+    """`component` with `sample` as what the "Use via API" page sends (gr.File's own is a PDF from the web).
 
-    def example_payload(self):
-        """What the API page's sample code sends: an image, not gr.File's PDF."""
-        return handle_file(EXAMPLE_IMAGE)
-
-    def example_value(self):
-        """The sample as a value."""
-        return EXAMPLE_IMAGE
-
-
-class _OptionalFile(gr.File):
-    """An optional file parameter whose API sample leaves it out."""
-
-    def example_payload(self):
-        """None: the sample sends no checkpoint."""
-        return None
-
-    def example_value(self):
-        """None: the sample sends no checkpoint."""
-        return None
-
-
-logger = logging.getLogger(__name__)
+    Set on the instance: a subclass of a Gradio component would make Gradio write a `.pyi` stub beside this file.
+    """
+    component.example_payload = lambda: None if sample is None else handle_file(sample)
+    component.example_value = lambda: sample
+    return component
 
 
 def snapmix(
@@ -86,8 +71,8 @@ def snapmix(
 def api_inputs() -> list[gr.components.Component]:
     """The endpoint's parameters, in order; their labels are the parameter names clients see."""
     return [
-        _ImageFile(label="image_a"),
-        _ImageFile(label="image_b"),
+        _with_sample(gr.File(label="image_a"), EXAMPLE_IMAGE),
+        _with_sample(gr.File(label="image_b"), EXAMPLE_IMAGE),
         gr.Textbox(DEFAULT_BACKBONE, label="backbone"),
         gr.Textbox("default", label="mode"),
         gr.Number(0, label="seed", precision=0),
@@ -97,6 +82,6 @@ def api_inputs() -> list[gr.components.Component]:
         gr.Number(5.0, label="beta"),
         gr.Textbox("", label="box_a"),
         gr.Textbox("", label="box_b"),
-        _OptionalFile(label="checkpoint"),
+        _with_sample(gr.File(label="checkpoint"), None),
         gr.Textbox("", label="classes"),
     ]
