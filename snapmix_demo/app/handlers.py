@@ -18,9 +18,11 @@ import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import torch
+from PIL import Image
 
 from snapmix_demo.app.files import write_result_files
 from snapmix_demo.app.settings import checkpoint_uploads
@@ -35,11 +37,12 @@ from snapmix_demo.explain import (
     topk_html,
     weights_html,
 )
-from snapmix_demo.imageio import MAX_BYTES
+from snapmix_demo.exports import FULL_MAX_SIDE, result_files
+from snapmix_demo.imageio import MAX_BYTES, load_image
 from snapmix_demo.inputs import beta_value, prob_value, seed_value
 from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
-from snapmix_demo.render import COLORMAPS, mixed_view, overlays
+from snapmix_demo.render import COLORMAPS
 from snapmix_demo.weights import available_weights, fetch_imagenet, imagenet_status, weights_classes
 from snapmix_demo.weights.user import checkpoint_head_size, class_list, class_names
 
@@ -447,16 +450,37 @@ def page_beta(beta) -> float:
     return value
 
 
-def _files(res: PairResult, cmap: str, alpha: float, view: str) -> dict[str, str]:
-    """The result's pictures as the display options draw them, written as its downloads (name -> path)."""
-    cam_a, cam_b = overlays(res, cmap=cmap, alpha=float(alpha), raw=view == RAW_VIEW)
-    return write_result_files(res, cam_a, cam_b, mixed_view(res))
+def _input_name(source: str | bytes | None) -> str | None:
+    """An input image's file name for `result.json` (never the server's path); a pasted image has none."""
+    return Path(source).name if isinstance(source, str) else None
+
+
+def _originals(request: tuple) -> tuple[Image.Image, Image.Image] | None:
+    """Both input images decoded again for the full-resolution downloads (the result holds the model frame only)."""
+    side = (FULL_MAX_SIDE, FULL_MAX_SIDE)
+    try:
+        return load_image(request[0], min_size=side), load_image(request[1], min_size=side)
+    except ValueError:  # decoded once already for the run; should it fail now, only those downloads are left out
+        return None
+
+
+def _files(shown: Shown, cmap: str, alpha: float, view: str) -> dict[str, str]:
+    """The result's files as the display options draw them, written as its downloads (name -> path)."""
+    contents = result_files(
+        shown.result,
+        cmap=cmap,
+        alpha=float(alpha),
+        raw=view == RAW_VIEW,
+        names=(_input_name(shown.request[0]), _input_name(shown.request[1])),
+        originals=_originals(shown.request),
+    )
+    return write_result_files(contents)
 
 
 def _views(shown: Shown, cmap: str, alpha: float, view: str) -> tuple:
     """Every output of a run, in `RESULT_OUTPUTS` order, for a result."""
     res = shown.result
-    files = _files(res, cmap, alpha, view)
+    files = _files(shown, cmap, alpha, view)
     return (
         shown,
         banner_html(res, stale=False),
@@ -551,7 +575,7 @@ def on_display(shown: Shown | None, cmap, alpha, view, *request):
         return gr.skip(), gr.skip(), gr.skip(), _display_error((cmap, alpha, view))
     if shown is None or shown.result is None:
         return gr.skip(), gr.skip(), gr.skip(), on_check(shown, *request)
-    files = _files(shown.result, *options)
+    files = _files(shown, *options)
     return files["cam_a.png"], files["cam_b.png"], list(files.values()), on_check(shown, *request)
 
 

@@ -30,6 +30,7 @@ from snapmix_demo.app.handlers import (
     weights_choices,
 )
 from snapmix_demo.app.server import PIPELINE, QUEUE
+from snapmix_demo.exports import FULL_MAX_SIDE
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.render import COLORMAPS
@@ -200,6 +201,13 @@ def _results() -> dict:
             top_b = gr.HTML(TOP_PLACEHOLDERS["B"], elem_id="top-b", container=True)
     status = gr.HTML("", elem_id="status")
     with gr.Accordion("Downloads (.json, .png, .npy)", open=False, elem_id="downloads-accordion"):
+        gr.Markdown(
+            "`cam_a.png`, `cam_b.png`, `mixed.png` and the maps `spm_a.npy`, `spm_b.npy` are in the model-input "
+            "frame (what the model saw, where the boxes are defined); `*_full.png` are the same pictures at each "
+            f"image's own resolution (long side up to {FULL_MAX_SIDE} px); `result.json` holds the numbers and the "
+            "input files' names.",
+            elem_id="downloads-note",
+        )
         downloads = gr.File(
             label="Files of the result on screen", file_count="multiple", interactive=False, elem_id="downloads"
         )

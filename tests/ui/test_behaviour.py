@@ -153,6 +153,7 @@ def test_downloads_are_offered_only_for_a_result_and_named(page):
     page.locator("#downloads a[download]").first.wait_for()
     names = page.locator("#downloads a[download]").evaluate_all("links => links.map(a => a.getAttribute('download'))")
     expected = ["result.json", "cam_a.png", "cam_b.png", "mixed.png", "spm_a.npy", "spm_b.npy"]
+    expected += ["cam_a_full.png", "cam_b_full.png", "mixed_full.png"]  # at the images' own resolution
     assert names == expected, names
     with page.expect_download() as download:
         page.locator("#cam-a button[aria-label='Download']").click()

@@ -1,0 +1,36 @@
+"""What a result offers, in headless Chromium: a read-only downloads list, alt text, the files' frames.
+
+No screenshots (no baseline, so any Chromium version runs them): the page's DOM.
+"""
+
+import pytest
+
+from tests.ui._page import run_first_example
+from tests.ui.conftest import new_page
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def result_page(browser, app_url):
+    page = new_page(browser, app_url)
+    run_first_example(page)
+    page.get_by_text("Downloads (.json, .png, .npy)").click()
+    page.locator("#downloads a[download]").first.wait_for()
+    yield page
+    page.context.close()
+
+
+def test_the_downloads_list_offers_no_remove_button(result_page):
+    remove = result_page.locator("#downloads button[aria-label='Remove this file']")
+    visible = [b for b in remove.all() if b.is_visible()]
+    assert not visible, f"{len(visible)} visible Remove buttons: one click would drop a file until the next run"
+
+
+def test_full_resolution_downloads_sit_beside_the_model_frame_ones_and_say_which_is_which(result_page):
+    names = result_page.locator("#downloads a[download]").evaluate_all(
+        "links => links.map(a => a.getAttribute('download'))"
+    )
+    assert {"cam_a_full.png", "cam_b_full.png", "mixed_full.png", "cam_a.png", "spm_a.npy"} <= set(names), names
+    note = result_page.locator("#downloads-note").inner_text()
+    assert "model-input frame" in note and "own resolution" in note
