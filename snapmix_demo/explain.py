@@ -15,6 +15,7 @@ from snapmix_demo.weights import weights_classes
 
 __all__ = [
     "LOW_CONFIDENCE",
+    "alt_texts",
     "banner_html",
     "caption_html",
     "error_html",
@@ -87,6 +88,25 @@ def caption_html(res: PairResult, side: str) -> str:
     else:
         share = f"box B holds {f['share'] * 100:.0f} % of B's CAM → B gets {f['rho']:.2f}"
     return f'<div class="caption">{_class_line(res, side)}<br>{share}</div>'
+
+
+def alt_texts(res: PairResult) -> dict[str, str]:
+    """What each result picture shows, in words, for screen readers (plain text: Gradio sets it as `alt`)."""
+
+    def cam(side: str, where: str) -> str:
+        f = _side(res, side)
+        held = "a flat map" if f["share"] is None else f"{f['share'] * 100:.0f} % of the map"
+        return (
+            f"Class activation map of image {side} for '{f['label']}', box {side} "
+            f"{_box_text(f['box'])} ({where}) outlined: it holds {held}."
+        )
+
+    mixed = (
+        f"Image A with box A {_box_text(res.box_a)} replaced by image B's box B {_box_text(res.box_b)}, outlined."
+        if res.mixed_applied
+        else "Image A unchanged: the box is empty."
+    )
+    return {"cam_a": cam("A", "where the patch lands"), "cam_b": cam("B", "where the patch is cut"), "mixed": mixed}
 
 
 def mixed_caption_html(res: PairResult) -> str:

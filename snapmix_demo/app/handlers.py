@@ -29,6 +29,7 @@ from snapmix_demo.app.settings import checkpoint_uploads
 from snapmix_demo.backbones import BACKBONES, get_spec
 from snapmix_demo.errors import InputError
 from snapmix_demo.explain import (
+    alt_texts,
     banner_html,
     caption_html,
     error_html,
@@ -480,15 +481,15 @@ def _files(shown: Shown, cmap: str, alpha: float, view: str) -> dict[str, str]:
 def _views(shown: Shown, cmap: str, alpha: float, view: str) -> tuple:
     """Every output of a run, in `RESULT_OUTPUTS` order, for a result."""
     res = shown.result
-    files = _files(shown, cmap, alpha, view)
+    files, alt = _files(shown, cmap, alpha, view), alt_texts(res)
     return (
         shown,
         banner_html(res, stale=False),
-        files["cam_a.png"],
+        gr.Image(files["cam_a.png"], alt_text=alt["cam_a"]),
         caption_html(res, "A"),
-        files["cam_b.png"],
+        gr.Image(files["cam_b.png"], alt_text=alt["cam_b"]),
         caption_html(res, "B"),
-        files["mixed.png"],
+        gr.Image(files["mixed.png"], alt_text=alt["mixed"]),
         mixed_caption_html(res),
         weights_html(res),
         topk_html(res, "A"),
@@ -575,8 +576,13 @@ def on_display(shown: Shown | None, cmap, alpha, view, *request):
         return gr.skip(), gr.skip(), gr.skip(), _display_error((cmap, alpha, view))
     if shown is None or shown.result is None:
         return gr.skip(), gr.skip(), gr.skip(), on_check(shown, *request)
-    files = _files(shown, *options)
-    return files["cam_a.png"], files["cam_b.png"], list(files.values()), on_check(shown, *request)
+    files, alt = _files(shown, *options), alt_texts(shown.result)
+    return (
+        gr.Image(files["cam_a.png"], alt_text=alt["cam_a"]),
+        gr.Image(files["cam_b.png"], alt_text=alt["cam_b"]),
+        list(files.values()),
+        on_check(shown, *request),
+    )
 
 
 def on_new_boxes(seed):

@@ -52,6 +52,7 @@ def _image(label: str, elem_id: str) -> gr.Image:
     """An image input; its events skip Gradio's preprocessing (`RAW`), so only our decoder reads the file."""
     return gr.Image(
         label=label,
+        alt_text=label,
         type="filepath",
         image_mode=None,
         height=230,
@@ -169,8 +170,10 @@ def _run_row() -> dict:
 
 
 def _picture(label: str, elem_id: str) -> gr.Image:
+    """A result picture; each result replaces its alt text with one that says what this picture shows."""
     return gr.Image(
         label=label,
+        alt_text=label,
         type="filepath",
         format="png",
         interactive=False,

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from snapmix_demo.app import logs
 from snapmix_demo.app.guard import Guard
 from snapmix_demo.app.settings import ServerSettings
-from snapmix_demo.app.style import CSS
+from snapmix_demo.app.style import CSS, PAGE_JS
 from snapmix_demo.app.upkeep import GuardState
 
 __all__ = ["PIPELINE", "QUEUE", "QUEUE_MAX_SIZE", "RESULTS_DIR", "launch_kwargs", "serve"]
@@ -43,6 +43,7 @@ def launch_kwargs(settings: ServerSettings | None = None) -> dict:
     return {
         "theme": gr.themes.Soft(),
         "css": CSS,
+        "js": PAGE_JS,
         "footer_links": ["api"],
         "max_file_size": settings.max_file,
         "allowed_paths": [str(RESULTS_DIR)],  # only the app's own result files, wherever the temp dir points now

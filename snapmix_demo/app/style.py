@@ -2,7 +2,7 @@
 
 from snapmix_demo.render import COLOR_A, COLOR_B
 
-__all__ = ["CSS", "PICTURES"]
+__all__ = ["CSS", "PAGE_JS", "PICTURES"]
 
 PICTURES = ("#image-a", "#image-b", "#cam-a", "#cam-b", "#mixed")  # every gr.Image on the page
 _PICTURES = f":is({', '.join(PICTURES)})"
@@ -62,3 +62,14 @@ CSS = f"""
   .wname {{ grid-column: 1 / -1; }}
 }}
 """
+
+# Run once when the page loads: gr.Examples draws its thumbnails with an empty alt; each gets its side and file name.
+PAGE_JS = """() => {
+  const name = (src) => decodeURIComponent(src.split('?')[0].split('/').pop());
+  const label = () => document.querySelectorAll('[id^="examples-"] td img:not([alt*="Example"])').forEach((img) => {
+    const side = img.closest('td').cellIndex === 0 ? 'A' : 'B';
+    img.alt = `Example, image ${side}: ${name(img.src)}`;
+  });
+  new MutationObserver(label).observe(document.body, {childList: true, subtree: true});
+  label();
+}"""

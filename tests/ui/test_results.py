@@ -34,3 +34,15 @@ def test_full_resolution_downloads_sit_beside_the_model_frame_ones_and_say_which
     assert {"cam_a_full.png", "cam_b_full.png", "mixed_full.png", "cam_a.png", "spm_a.npy"} <= set(names), names
     note = result_page.locator("#downloads-note").inner_text()
     assert "model-input frame" in note and "own resolution" in note
+
+
+def test_every_picture_has_alt_text_that_says_what_it_shows(result_page):
+    alts = result_page.evaluate(
+        """() => Array.from(document.querySelectorAll('[id^="examples-"] img, #cam-a img, #cam-b img, #mixed img'))
+            .map(img => [img.closest('[id]').id, img.alt])"""
+    )
+    assert alts and all(alt for _, alt in alts), f"pictures without alt text: {[i for i, alt in alts if not alt]}"
+    by_panel = dict(alts)
+    assert "Example, image A: cat.jpg" in [alt for _, alt in alts]
+    assert "'Egyptian cat'" in by_panel["cam-a"] and "box A (" in by_panel["cam-a"]
+    assert "'espresso'" in by_panel["cam-b"] and "replaced by image B's box B" in by_panel["mixed"]
