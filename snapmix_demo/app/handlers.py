@@ -68,6 +68,7 @@ __all__ = [
     "class_source",
     "default_weights",
     "display_options",
+    "first_view",
     "image_source",
     "message_for",
     "on_auto",
@@ -583,6 +584,36 @@ def on_display(shown: Shown | None, cmap, alpha, view, *request):
         list(files.values()),
         on_check(shown, *request),
     )
+
+
+def first_view(request: tuple, display: tuple) -> dict[str, object] | None:
+    """The outputs of one run, by `RESULT_OUTPUTS` name, as initial values for the first page; None if it fails.
+
+    Run once at start-up on a committed example (no network: only weights at hand), so that the first page
+    shows a result, as Spaces show cached examples. Pictures come as (path, alt text).
+    """
+    if request[3] not in available_weights(request[2]):
+        return None
+    try:
+        res = run_pair(*request)
+    except Exception:
+        logger.exception("the first page's example could not be computed; the page starts empty")
+        return None
+    shown = Shown(request, res, display=display)
+    files, alt = _files(shown, *display_options(*display)), alt_texts(res)
+    return {
+        "state": shown,
+        "banner": banner_html(res, stale=False),
+        **{name: (files[f"{name}.png"], alt[name]) for name in ("cam_a", "cam_b", "mixed")},
+        "caption_a": caption_html(res, "A"),
+        "caption_b": caption_html(res, "B"),
+        "caption_mixed": mixed_caption_html(res),
+        "chart": weights_html(res),
+        "top_a": topk_html(res, "A"),
+        "top_b": topk_html(res, "B"),
+        "status": status_html(res),
+        "downloads": list(files.values()),
+    }
 
 
 def on_new_boxes(seed):

@@ -5,13 +5,14 @@ sections together and `_wire` connects them to the handlers. How each control ac
 results (re-run, re-render, or mark them out of date) is decided in `_wire`, and listed in the README.
 """
 
+import dataclasses
 from types import SimpleNamespace
 
 import gradio as gr
 
 from snapmix_demo.app import handlers, playground
 from snapmix_demo.app.api import api_inputs, snapmix
-from snapmix_demo.app.examples import ExampleSet, example_sets
+from snapmix_demo.app.examples import PHOTO_PAIRS, PHOTOS, ExampleSet, example_sets
 from snapmix_demo.app.handlers import (
     BETA_RANGE,
     CHART_PLACEHOLDER,
@@ -23,6 +24,7 @@ from snapmix_demo.app.handlers import (
     RESULT_OUTPUTS,
     TOP_PLACEHOLDERS,
     VIEWS,
+    Shown,
     backbone_choices,
     class_choices,
     default_weights,
@@ -38,6 +40,7 @@ from snapmix_demo.weights import user
 
 __all__ = ["build_demo"]
 
+FIRST_PAIR = PHOTO_PAIRS[0]  # cat + coffee: the first page shows its result, computed at start-up
 CLASSES_TEXT_MAX_CHARS = 15_000  # pasted names travel with every run request, whose body is capped (64 KB)
 INTRO = (
     "# SnapMix explorer\n"
@@ -48,9 +51,10 @@ INTRO = (
 )
 
 
-def _image(label: str, elem_id: str) -> gr.Image:
+def _image(label: str, elem_id: str, value: str | None = None) -> gr.Image:
     """An image input; its events skip Gradio's preprocessing (`RAW`), so only our decoder reads the file."""
     return gr.Image(
+        value,
         label=label,
         alt_text=label,
         type="filepath",
@@ -63,10 +67,12 @@ def _image(label: str, elem_id: str) -> gr.Image:
     )
 
 
-def _image_inputs() -> dict:
+def _image_inputs(first: dict | None) -> dict:
+    """Both image inputs (holding the first page's example when there is one) and the example sets."""
+    a, b = FIRST_PAIR if first else (None, None)
     with gr.Row():
-        img_a = _image("Image A (receives the patch)", "image-a")
-        img_b = _image("Image B (the patch comes from it)", "image-b")
+        img_a = _image("Image A (receives the patch)", "image-a", a)
+        img_b = _image("Image B (the patch comes from it)", "image-b", b)
     examples = [
         (
             gr.Examples(
@@ -169,11 +175,13 @@ def _run_row() -> dict:
     return {"seed": seed, "new_boxes": new_boxes, "run": run, "cmap": cmap, "alpha": alpha, "view": view}
 
 
-def _picture(label: str, elem_id: str) -> gr.Image:
+def _picture(label: str, elem_id: str, first: tuple[str, str] | None) -> gr.Image:
     """A result picture; each result replaces its alt text with one that says what this picture shows."""
+    path, alt = first or (None, label)
     return gr.Image(
+        path,
         label=label,
-        alt_text=label,
+        alt_text=alt,
         type="filepath",
         format="png",
         interactive=False,
@@ -183,26 +191,30 @@ def _picture(label: str, elem_id: str) -> gr.Image:
     )
 
 
-def _panel(label: str, elem_id: str) -> tuple[gr.Image, gr.HTML]:
+def _panel(label: str, elem_id: str, first: dict, name: str, caption_name: str) -> tuple[gr.Image, gr.HTML]:
     with gr.Column(min_width=240):
-        picture = _picture(label, elem_id)
-        caption = gr.HTML("", elem_id=f"{elem_id}-caption", padding=False)
+        picture = _picture(label, elem_id, first.get(name))
+        caption = gr.HTML(first.get(caption_name, ""), elem_id=f"{elem_id}-caption", padding=False)
     return picture, caption
 
 
-def _results() -> dict:
-    banner = gr.HTML("", elem_id="banner", padding=False)
+def _results(first: dict | None) -> dict:
+    """The results area, showing the first page's example result when there is one."""
+    first = first or {}
+    banner = gr.HTML(first.get("banner", ""), elem_id="banner", padding=False)
     with gr.Row():
-        cam_a, caption_a = _panel("CAM of A, box A (where the patch lands)", "cam-a")
-        cam_b, caption_b = _panel("CAM of B, box B (where the patch is cut)", "cam-b")
-        mixed, caption_mixed = _panel("Mixed image (patch outlined)", "mixed")
+        cam_a, caption_a = _panel("CAM of A, box A (where the patch lands)", "cam-a", first, "cam_a", "caption_a")
+        cam_b, caption_b = _panel("CAM of B, box B (where the patch is cut)", "cam-b", first, "cam_b", "caption_b")
+        mixed, caption_mixed = _panel("Mixed image (patch outlined)", "mixed", first, "mixed", "caption_mixed")
     with gr.Row():
         with gr.Column(min_width=320, scale=3):  # gr.HTML itself ignores min_width
-            chart = gr.HTML(CHART_PLACEHOLDER, label="Label weights", elem_id="weights-chart", container=True)
+            chart = gr.HTML(
+                first.get("chart", CHART_PLACEHOLDER), label="Label weights", elem_id="weights-chart", container=True
+            )
         with gr.Column(min_width=240, scale=2):
-            top_a = gr.HTML(TOP_PLACEHOLDERS["A"], elem_id="top-a", container=True)
-            top_b = gr.HTML(TOP_PLACEHOLDERS["B"], elem_id="top-b", container=True)
-    status = gr.HTML("", elem_id="status")
+            top_a = gr.HTML(first.get("top_a", TOP_PLACEHOLDERS["A"]), elem_id="top-a", container=True)
+            top_b = gr.HTML(first.get("top_b", TOP_PLACEHOLDERS["B"]), elem_id="top-b", container=True)
+    status = gr.HTML(first.get("status", ""), elem_id="status")
     with gr.Accordion("Downloads (.json, .png, .npy)", open=False, elem_id="downloads-accordion"):
         gr.Markdown(
             "`cam_a.png`, `cam_b.png`, `mixed.png` and the maps `spm_a.npy`, `spm_b.npy` are in the model-input "
@@ -212,7 +224,11 @@ def _results() -> dict:
             elem_id="downloads-note",
         )
         downloads = gr.File(
-            label="Files of the result on screen", file_count="multiple", interactive=False, elem_id="downloads"
+            first.get("downloads"),
+            label="Files of the result on screen",
+            file_count="multiple",
+            interactive=False,
+            elem_id="downloads",
         )
     return {
         "banner": banner,
@@ -321,20 +337,35 @@ def _wire_examples(ui, examples: gr.Examples, chosen: ExampleSet, run_inputs, ou
     then_check(set_model.then(handlers.on_run, run_inputs, outputs, **private, **RAW, **PIPELINE))
 
 
+def _first() -> dict | None:
+    """The first page's result: the first photo example with the controls' defaults (see `handlers.first_view`)."""
+    request = (*FIRST_PAIR, DEFAULT_BACKBONE, PHOTOS.weights, "default", PREDICTED, PREDICTED, 5.0, "0")
+    return handlers.first_view((*request, None, None, None, None), ("jet", 0.5, VIEWS[0]))
+
+
+def _first_state(first: dict | None, ui: SimpleNamespace) -> Shown | None:
+    """The first result as shown, its images named as the page will send them (Gradio's cached copies)."""
+    if first is None:
+        return None
+    shown = first["state"]
+    return dataclasses.replace(shown, request=(ui.img_a.value["path"], ui.img_b.value["path"], *shown.request[2:]))
+
+
 def build_demo() -> gr.Blocks:
     """The whole app; `server.launch_kwargs()` gives its theme, CSS and safe server settings."""
+    first = _first()  # before the Blocks: nothing in it may create a component
     with gr.Blocks(title="SnapMix explorer", delete_cache=(600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tab("SnapMix"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=300):
-                    inputs = _image_inputs()
+                    inputs = _image_inputs(first)
                 with gr.Column(scale=2, min_width=300):
                     controls = _model_controls()
-            ui = SimpleNamespace(**inputs, **controls, **_options(), **_run_row(), **_results())
+            ui = SimpleNamespace(**inputs, **controls, **_options(), **_run_row(), **_results(first))
         with gr.Tab("@patch_to playground", elem_id="playground-tab"):
             playground.build()
-        ui.state = gr.State(None)
+        ui.state = gr.State(_first_state(first, ui))
         ui.__dict__.update(_api())
         _wire(ui)
     return demo.queue(**QUEUE)

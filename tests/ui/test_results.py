@@ -5,7 +5,7 @@ No screenshots (no baseline, so any Chromium version runs them): the page's DOM.
 
 import pytest
 
-from tests.ui._page import run_first_example
+from tests.ui._page import banner, run_first_example, wait_idle
 from tests.ui.conftest import new_page
 
 pytestmark = pytest.mark.browser
@@ -46,3 +46,19 @@ def test_every_picture_has_alt_text_that_says_what_it_shows(result_page):
     assert "Example, image A: cat.jpg" in [alt for _, alt in alts]
     assert "'Egyptian cat'" in by_panel["cam-a"] and "box A (" in by_panel["cam-a"]
     assert "'espresso'" in by_panel["cam-b"] and "replaced by image B's box B" in by_panel["mixed"]
+
+
+def test_the_first_page_shows_the_cat_and_coffee_result_ready(browser, app_url):
+    page = new_page(browser, app_url)
+    try:
+        assert "A: Egyptian cat" in page.locator("#cam-a-caption").inner_text(), "no click needed"
+        assert "B: espresso" in page.locator("#cam-b-caption").inner_text()
+        assert "boxes of seed 0, beta 5" in page.locator("#status").inner_text()
+        before = page.locator("#cam-a img").get_attribute("src")
+        page.locator("#alpha input[type=range]").focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("(s) => document.querySelector('#cam-a img').getAttribute('src') !== s", arg=before)
+        wait_idle(page)
+        assert banner(page) == "", "the first result counts as computed from the controls on screen"
+    finally:
+        page.context.close()
