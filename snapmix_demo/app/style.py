@@ -63,13 +63,32 @@ CSS = f"""
 }}
 """
 
-# Run once when the page loads: gr.Examples draws its thumbnails with an empty alt; each gets its side and file name.
+# Run once when the page loads, then on every change of the page:
+# - gr.Examples draws its thumbnails with an empty alt: each gets its side and file name;
+# - an uploaded animated GIF would preview animated, though only its first frame is used: the preview shows that
+#   frame (drawn once into a canvas at load, when the browser shows the first frame) and says so.
 PAGE_JS = """() => {
   const name = (src) => decodeURIComponent(src.split('?')[0].split('/').pop());
-  const label = () => document.querySelectorAll('[id^="examples-"] td img:not([alt*="Example"])').forEach((img) => {
-    const side = img.closest('td').cellIndex === 0 ? 'A' : 'B';
-    img.alt = `Example, image ${side}: ${name(img.src)}`;
-  });
-  new MutationObserver(label).observe(document.body, {childList: true, subtree: true});
-  label();
+  const freeze = (img) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    canvas.getContext('2d').drawImage(img, 0, 0);
+    img.dataset.gif = img.src;
+    img.src = canvas.toDataURL('image/png');
+    img.title = 'An animated GIF: only its first frame is used, shown here';
+  };
+  const tidy = () => {
+    document.querySelectorAll('[id^="examples-"] td img:not([alt*="Example"])').forEach((img) => {
+      const side = img.closest('td').cellIndex === 0 ? 'A' : 'B';
+      img.alt = `Example, image ${side}: ${name(img.src)}`;
+    });
+    document.querySelectorAll('#image-a img, #image-b img').forEach((img) => {
+      if (!/\\.gif$/i.test(name(img.src)) || img.dataset.gif === img.src) return;
+      if (img.complete && img.naturalWidth) freeze(img);
+      else img.addEventListener('load', () => freeze(img), {once: true});
+    });
+  };
+  new MutationObserver(tidy).observe(document.body, {childList: true, subtree: true, attributes: true,
+                                                      attributeFilter: ['src']});
+  tidy();
 }"""

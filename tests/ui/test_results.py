@@ -4,8 +4,9 @@ No screenshots (no baseline, so any Chromium version runs them): the page's DOM.
 """
 
 import pytest
+from PIL import Image
 
-from tests.ui._page import banner, run_first_example, wait_idle
+from tests.ui._page import banner, run_first_example, upload, wait_idle
 from tests.ui.conftest import new_page
 
 pytestmark = pytest.mark.browser
@@ -60,5 +61,25 @@ def test_the_first_page_shows_the_cat_and_coffee_result_ready(browser, app_url):
         page.wait_for_function("(s) => document.querySelector('#cam-a img').getAttribute('src') !== s", arg=before)
         wait_idle(page)
         assert banner(page) == "", "the first result counts as computed from the controls on screen"
+    finally:
+        page.context.close()
+
+
+def test_an_animated_gif_previews_its_first_frame_the_one_used(browser, app_url, tmp_path):
+    frames = [Image.new("RGB", (64, 64), color) for color in ((220, 30, 30), (30, 30, 220), (30, 220, 30))]
+    gif = tmp_path / "blinking.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    page = new_page(browser, app_url)
+    try:
+        upload(page, "a", gif)
+        page.wait_for_function("() => (document.querySelector('#image-a img') || {}).title?.includes('first frame')")
+        shown = page.locator("#image-a img")
+        assert shown.get_attribute("src").startswith("data:image/png"), "a still picture, not the animation"
+        pixel = page.evaluate(
+            """() => { const img = document.querySelector('#image-a img'), c = document.createElement('canvas');
+                       c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext('2d');
+                       g.drawImage(img, 0, 0); return Array.from(g.getImageData(32, 32, 1, 1).data.slice(0, 3)); }"""
+        )
+        assert pixel[0] > 150 and pixel[2] < 100, f"the first (red) frame is shown, got {pixel}"
     finally:
         page.context.close()
