@@ -53,6 +53,9 @@ CSS = f"""
 /* the downloads list is read-only: gr.File draws a "Remove this file" button on every row even when not
    interactive, and one click would drop result.json until the next run */
 #downloads td:has(> .label-clear-button), #downloads .label-clear-button {{ display: none !important; }}
+/* toasts at the bottom right: at the top they covered the Backbone dropdown and the weights, the very controls a
+   failed download asks the user to change */
+.toast-wrap {{ top: auto !important; bottom: var(--size-4); flex-direction: column-reverse; }}
 /* the examples' headers wrap and the two columns share the width: no sideways scrolling on phones */
 [id^="examples-"] table {{ width: 100%; table-layout: fixed; }}
 [id^="examples-"] th {{ white-space: normal !important; }}

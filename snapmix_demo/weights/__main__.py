@@ -1,6 +1,7 @@
 """`python -m snapmix_demo.weights fetch [NAME ...]`: ImageNet weights ahead of time, for offline use."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,16 @@ class _Bar:
             self.bar.close()
 
 
+def _failed(name: str, error: DownloadError, where: Path) -> str:
+    """Why a fetch failed and what to do, without suggesting the command that was just run (issue 21)."""
+    if os.environ.get("SNAPMIX_OFFLINE") == "1":
+        return (
+            "not downloaded: SNAPMIX_OFFLINE=1 switches downloads off on this machine. Unset it to download, or "
+            f"copy {hub_path(get_spec(name)).name} from a machine that has it into {where}"
+        )
+    return str(error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Download ImageNet weights ahead of time; one line per backbone, exit 1 if any download failed."""
     where = Path(torch.hub.get_dir()) / "checkpoints"
@@ -55,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             how = fetch_imagenet(name, progress=bar)
         except DownloadError as e:
             failed += 1
-            print(f"{name}: {e}", file=sys.stderr)
+            print(f"{name}: {_failed(name, e, where)}", file=sys.stderr)
             continue
         finally:
             bar.close()

@@ -83,3 +83,26 @@ def test_an_animated_gif_previews_its_first_frame_the_one_used(browser, app_url,
         assert pixel[0] > 150 and pixel[2] < 100, f"the first (red) frame is shown, got {pixel}"
     finally:
         page.context.close()
+
+
+def test_a_failed_download_toast_leaves_the_model_controls_visible(browser, app_url):
+    page = new_page(browser, app_url)  # the tests run with SNAPMIX_OFFLINE=1: the download fails at once
+    try:
+        page.locator("#backbone input").click()
+        page.get_by_role("option", name="resnet50 (torchvision)").click()
+        page.locator("#weights label").filter(has_text="ImageNet (download").click()
+        toast = page.locator(".toast-body").filter(has_text="could not download")
+        toast.wait_for()
+        wait_idle(page)
+        box = toast.bounding_box()
+        for control in ("#backbone", "#weights"):
+            other = page.locator(control).bounding_box()
+            apart = (
+                box["x"] + box["width"] <= other["x"]
+                or other["x"] + other["width"] <= box["x"]
+                or box["y"] + box["height"] <= other["y"]
+                or other["y"] + other["height"] <= box["y"]
+            )
+            assert apart, f"the toast {box} covers {control} {other}"
+    finally:
+        page.context.close()
