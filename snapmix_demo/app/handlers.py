@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import torch
 from PIL import Image
 
@@ -44,6 +45,7 @@ from snapmix_demo.inputs import beta_value, prob_value, seed_value
 from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
 from snapmix_demo.render import COLORMAPS
+from snapmix_demo.spread import box_spread, spread_png
 from snapmix_demo.weights import available_weights, fetch_imagenet, imagenet_status, weights_classes
 from snapmix_demo.weights.user import checkpoint_head_size, class_list, class_names
 
@@ -83,6 +85,7 @@ __all__ = [
     "on_mode",
     "on_new_boxes",
     "on_run",
+    "on_spread",
     "on_weights",
     "own_model",
     "page_beta",
@@ -584,6 +587,28 @@ def on_display(shown: Shown | None, cmap, alpha, view, *request):
         list(files.values()),
         on_check(shown, *request),
     )
+
+
+def on_spread(shown: Shown | None):
+    """The spread over `SPREAD_SEEDS` seeds' boxes for the pair on screen, from its cached CAMs (no model run)."""
+    if shown is None or shown.result is None:
+        message = "Run SnapMix first: the spread is computed from the CAMs of the pair on screen."
+        _toast(message)
+        return None, f'<div class="wnote">{html.escape(message)}</div>'
+    res = shown.result
+    spread = box_spread(res)
+    path = write_result_files({"spread.png": spread_png(res, spread)})["spread.png"]
+    above = float(np.mean(spread.rho_a + spread.rho_b > 1))
+    note = (
+        f"{len(spread.seeds)} seeds' boxes (0 to {len(spread.seeds) - 1}, beta {res.beta:g}), weighed on this pair's "
+        f"cached CAMs: ρA + ρB is above 1 for {above:.0%} of them; CutMix's weights always add up to 1 "
+        "(points on the diagonal would mean SnapMix agrees with the area)."
+    )
+    alt = (
+        f"Scatter of SnapMix's weights against CutMix's area weights for {len(spread.seeds)} seeds: "
+        f"ρA of {res.label_a} in blue, ρB of {res.label_b} in orange, the seed on screen circled."
+    )
+    return gr.Image(path, alt_text=alt), f'<div class="wnote">{html.escape(note)}</div>'
 
 
 def first_view(request: tuple, display: tuple) -> dict[str, object] | None:

@@ -36,6 +36,7 @@ from snapmix_demo.exports import FULL_MAX_SIDE
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.render import COLORMAPS
+from snapmix_demo.spread import SPREAD_SEEDS
 from snapmix_demo.weights import user
 
 __all__ = ["build_demo"]
@@ -215,6 +216,19 @@ def _results(first: dict | None) -> dict:
             top_a = gr.HTML(first.get("top_a", TOP_PLACEHOLDERS["A"]), elem_id="top-a", container=True)
             top_b = gr.HTML(first.get("top_b", TOP_PLACEHOLDERS["B"]), elem_id="top-b", container=True)
     status = gr.HTML(first.get("status", ""), elem_id="status")
+    with gr.Accordion(f"Spread over {SPREAD_SEEDS} seeds' boxes (SnapMix vs CutMix)", open=False, elem_id="spread-box"):
+        spread_button = gr.Button("Show the spread for the pair on screen", elem_id="spread-run")
+        spread = gr.Image(
+            label="SnapMix's weights against CutMix's, one point per seed",
+            alt_text="The spread appears here",
+            type="filepath",
+            format="png",
+            interactive=False,
+            height=420,
+            elem_id="spread",
+            buttons=["download", "fullscreen"],
+        )
+        spread_note = gr.HTML("", elem_id="spread-note")
     with gr.Accordion("Downloads (.json, .png, .npy)", open=False, elem_id="downloads-accordion"):
         gr.Markdown(
             "`cam_a.png`, `cam_b.png`, `mixed.png` and the maps `spm_a.npy`, `spm_b.npy` are in the model-input "
@@ -242,6 +256,9 @@ def _results(first: dict | None) -> dict:
         "top_a": top_a,
         "top_b": top_b,
         "status": status,
+        "spread_button": spread_button,
+        "spread": spread,
+        "spread_note": spread_note,
         "downloads": downloads,
     }
 
@@ -292,6 +309,7 @@ def _wire(ui: SimpleNamespace) -> None:
     redraw.then(handlers.on_auto, rerun_inputs, outputs, **run)  # a run that failed on a bad opacity, once fixed
     _wire_model(ui)
     ui.mode.change(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
+    ui.spread_button.click(handlers.on_spread, ui.state, [ui.spread, ui.spread_note], **private)
     ui.api_trigger.click(snapmix, ui.api_inputs, ui.api_output, api_name="snapmix", **RAW, **PIPELINE)
 
 

@@ -4,7 +4,7 @@ from snapmix_demo.render import COLOR_A, COLOR_B
 
 __all__ = ["CSS", "PAGE_JS", "PICTURES"]
 
-PICTURES = ("#image-a", "#image-b", "#cam-a", "#cam-b", "#mixed")  # every gr.Image on the page
+PICTURES = ("#image-a", "#image-b", "#cam-a", "#cam-b", "#mixed", "#spread")  # every gr.Image on the page
 _PICTURES = f":is({', '.join(PICTURES)})"
 
 CSS = f"""

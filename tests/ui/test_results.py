@@ -106,3 +106,20 @@ def test_a_failed_download_toast_leaves_the_model_controls_visible(browser, app_
             assert apart, f"the toast {box} covers {control} {other}"
     finally:
         page.context.close()
+
+
+def test_the_spread_over_seeds_is_drawn_from_the_cached_cams_and_nothing_covers_it(browser, app_url):
+    from tests.ui.test_layout import covers
+
+    page = new_page(browser, app_url)
+    try:
+        page.get_by_text("Spread over 300 seeds' boxes").click()
+        page.locator("#spread-run").click()
+        page.locator("#spread img").wait_for()
+        wait_idle(page)
+        assert "300 seeds' boxes" in page.locator("#spread-note").inner_text()
+        assert "Scatter of SnapMix's weights" in page.locator("#spread img").get_attribute("alt")
+        measured = covers(page, "#spread")
+        assert measured["covers"] == [], measured
+    finally:
+        page.context.close()
