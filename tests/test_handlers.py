@@ -2,6 +2,7 @@
 
 import base64
 
+import gradio as gr
 import pytest
 
 from snapmix_demo.app import examples, handlers
@@ -209,3 +210,16 @@ def test_an_error_is_marked_out_of_date_once_the_controls_change():
     assert "does not fit" in same and "Out of date" not in same
     switched = handlers.on_check(failed, *request[:2], "resnet18", *request[3:])
     assert "Out of date" in switched and "does not fit" in switched, "the old message stays readable, marked"
+
+
+@pytest.mark.parametrize("pair", ["../../etc/passwd,cat.jpg", "cat.jpg", "cat.jpg,coffee.jpg,x", "/etc/hosts,x"])
+def test_a_link_names_only_committed_examples(pair):
+    from types import SimpleNamespace
+
+    from snapmix_demo.app import links
+
+    opened = links.on_open(SimpleNamespace(query_params={"pair": pair, "seed": "7"}))
+    assert opened[0] == opened[1] == gr.skip(), "no file outside the examples is ever opened"
+    assert opened[links.OPENED.index("seed")] == "7"
+    named = links.on_open(SimpleNamespace(query_params={"pair": "cat.jpg,coffee.jpg"}))
+    assert named[0].endswith("cat.jpg") and named[1].endswith("coffee.jpg")

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from snapmix_demo.app import handlers, playground
+from snapmix_demo.app import handlers, links, playground
 from snapmix_demo.app.api import api_inputs, snapmix
 from snapmix_demo.app.examples import PHOTO_PAIRS, PHOTOS, ExampleSet, example_sets
 from snapmix_demo.app.handlers import (
@@ -216,6 +216,7 @@ def _results(first: dict | None) -> dict:
             top_a = gr.HTML(first.get("top_a", TOP_PLACEHOLDERS["A"]), elem_id="top-a", container=True)
             top_b = gr.HTML(first.get("top_b", TOP_PLACEHOLDERS["B"]), elem_id="top-b", container=True)
     status = gr.HTML(first.get("status", ""), elem_id="status")
+    link = gr.HTML(first.get("link", ""), elem_id="link")
     with gr.Accordion(f"Spread over {SPREAD_SEEDS} seeds' boxes (SnapMix vs CutMix)", open=False, elem_id="spread-box"):
         spread_button = gr.Button("Show the spread for the pair on screen", elem_id="spread-run")
         spread = gr.Image(
@@ -256,6 +257,7 @@ def _results(first: dict | None) -> dict:
         "top_a": top_a,
         "top_b": top_b,
         "status": status,
+        "link": link,
         "spread_button": spread_button,
         "spread": spread,
         "spread_note": spread_note,
@@ -284,7 +286,7 @@ def _wire(ui: SimpleNamespace) -> None:
     check = {"fn": handlers.on_banner, "inputs": [ui.state, *request, *display], "outputs": ui.banner, **private, **RAW}
 
     def then_check(event) -> None:  # a run's banner is re-checked against the controls as they are now
-        event.then(**check, concurrency_id="check")
+        event.then(**check, concurrency_id="check").then(links.link_html, [ui.state, *display], ui.link, **private)
 
     then_check(ui.run.click(handlers.on_run, [*request, *display], outputs, **run))
     new_seed = ui.new_boxes.click(handlers.on_new_boxes, ui.seed, ui.seed, **private)
@@ -306,7 +308,10 @@ def _wire(ui: SimpleNamespace) -> None:
         **private,
         **RAW,
     )
-    redraw.then(handlers.on_auto, rerun_inputs, outputs, **run)  # a run that failed on a bad opacity, once fixed
+    then_check(redraw.then(handlers.on_auto, rerun_inputs, outputs, **run))  # a run that failed on a bad opacity
+    opened = ui.demo.load(links.on_open, None, _pick(ui, links.OPENED), **private)  # a link's query string
+    opened = opened.then(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
+    then_check(opened.then(handlers.on_auto, rerun_inputs, outputs, **run))
     _wire_model(ui)
     ui.mode.change(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
     ui.spread_button.click(handlers.on_spread, ui.state, [ui.spread, ui.spread_note], **private)
@@ -384,6 +389,8 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("@patch_to playground", elem_id="playground-tab"):
             playground.build()
         ui.state = gr.State(_first_state(first, ui))
+        ui.link.value = links.link_html(ui.state.value, "jet", 0.5, VIEWS[0])
+        ui.demo = demo
         ui.__dict__.update(_api())
         _wire(ui)
     return demo.queue(**QUEUE)

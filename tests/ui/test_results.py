@@ -123,3 +123,30 @@ def test_the_spread_over_seeds_is_drawn_from_the_cached_cams_and_nothing_covers_
         assert measured["covers"] == [], measured
     finally:
         page.context.close()
+
+
+def test_a_link_restores_the_example_pair_and_the_controls(browser, app_url):
+    query = "pair=astronaut.jpg,grace_hopper.jpg&mode=as_prop&seed=7&beta=2.5&box_a=10+10+100+100&cmap=viridis"
+    page = new_page(browser, f"{app_url}?{query}")
+    try:
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('seed 7, beta 2.5')")
+        wait_idle(page)
+        assert "mode as_prop" in page.locator("#status").inner_text() and banner(page) == ""
+        assert "box A = (10, 10, 100, 100)" in page.locator("#weights-chart").inner_text()
+        href = page.locator("#view-link").get_attribute("href")
+        assert "pair=astronaut.jpg%2Cgrace_hopper.jpg" in href and "seed=7" in href and "cmap=viridis" in href
+        assert "restores the example pair too" in page.locator("#link").inner_text()
+    finally:
+        page.context.close()
+
+
+def test_a_link_to_uploads_says_the_images_are_not_restored(browser, app_url, tmp_path):
+    own = tmp_path / "mine.png"
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(own)
+    page = new_page(browser, app_url)
+    try:
+        upload(page, "a", own)
+        page.wait_for_function("() => document.querySelector('#link').innerText.includes('uploaded images')")
+        assert "pair=" not in page.locator("#view-link").get_attribute("href"), "an upload is never named"
+    finally:
+        page.context.close()
