@@ -371,13 +371,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--bad-streams", type=int, default=20)
     parser.add_argument("--skip-server", action="store_true", help="big images only")
+    parser.add_argument("--skip-images", action="store_true", help="the served app only (no big images)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="snapmix-bench-abuse-"))
     results = {}
     for label, checkout in (("before", args.before), ("after", args.after)):
         print(f"probing {label}: {checkout.resolve()}", file=sys.stderr)
         results[label] = {} if args.skip_server else probe(checkout.resolve(), scratch / label, args)
-        results[label] |= decoding(checkout.resolve(), _big_images(scratch))
+        if not args.skip_images:
+            results[label] |= decoding(checkout.resolve(), _big_images(scratch))
     print("| figure | before | after |\n|---|---|---|")
     for key in dict.fromkeys([*results["before"], *results["after"]]):
         print(f"| {key} | {results['before'].get(key, '–')} | {results['after'].get(key, '–')} |")

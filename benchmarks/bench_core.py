@@ -46,7 +46,7 @@ from PIL import Image
 
 from snapmix_demo import snapmix_pair
 from snapmix_demo.pipeline import clear_caches
-from snapmix_demo.snapmix import snapmix_batch
+from snapmix_demo.snapmix import normalise, snapmix_batch
 from snapmix_demo.weights import Backbone, cached_backbone
 
 PAIR_BACKBONES = ("tf_efficientnet_lite0", "efficientnet_b0", "resnet50")
@@ -128,10 +128,7 @@ def random_images(seed: int) -> tuple[Image.Image, Image.Image]:
 
 def normalised(images: tuple[Image.Image, ...], bb: Backbone) -> torch.Tensor:
     """(B, 3, H, W) float tensor of `images`, normalised with the backbone's mean and std."""
-    x = torch.stack([torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1) for img in images]).float() / 255
-    mean = torch.tensor(bb.spec.mean).view(1, 3, 1, 1)
-    std = torch.tensor(bb.spec.std).view(1, 3, 1, 1)
-    return (x - mean) / std
+    return normalise(np.stack([np.asarray(img) for img in images]), bb.spec)
 
 
 def pair_sides(name: str, images: tuple[Image.Image, Image.Image], breakdown: list[dict]) -> list[Callable]:

@@ -2,8 +2,8 @@
 
 The app is served in this process on loopback, exactly as the tests serve it. Closed-loop
 clients (threads in this process, each with its own `gradio_client.Client`) send N requests
-back to back at concurrency 1, 4 and 8, with efficientnet_b0 and the app's default weights, a
-distinct seed per request, and two workloads:
+back to back at concurrency 1, 4 and 8, with the app's default backbone (`pipeline.DEFAULT_BACKBONE`,
+tf_efficientnet_lite0) on its default weights, a distinct seed per request, and two workloads:
 
 - cached: one image pair throughout, so the CAMs are cached after the first call and each
   request only draws new boxes (no forward);
@@ -66,6 +66,7 @@ from PIL import Image  # noqa: E402
 from snapmix_demo import app, pipeline  # noqa: E402
 from snapmix_demo.app import server  # noqa: E402
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair  # noqa: E402
+from snapmix_demo.snapmix import normalise  # noqa: E402
 from snapmix_demo.weights import cached_backbone, model_cache_info  # noqa: E402
 
 CAT, COFFEE = app.examples.PHOTO_PAIRS[0]
@@ -264,7 +265,7 @@ def bare_forward_ms(rounds: int) -> tuple[float, str]:
         torch.from_numpy(np.asarray(Image.open(p).convert("RGB").resize((w, h), Image.BILINEAR)).copy())
         for p in (CAT, COFFEE)
     ]
-    x = pipeline._normalise([img.permute(2, 0, 1) for img in images], bb)
+    x = normalise(torch.stack([img.permute(2, 0, 1) for img in images]), bb.spec)
     times = []
     with torch.inference_mode():
         for i in range(rounds + 5):

@@ -46,16 +46,16 @@ from scipy import stats
 from torch import Tensor, nn
 
 from snapmix_demo.backbones import get_spec
-from snapmix_demo.evaluate import normalise, predict
+from snapmix_demo.evaluate import fidelity_rows, predict
 from snapmix_demo.shapes import HELDOUT_SEED_BASE, PART_CLASSES, make_arrays
 from snapmix_demo.snapmix import (
     BatchMix,
     area_lambda,
     box_mass,
+    normalise,
     paste,
     rand_box,
     sample_lam,
-    semantic_percent_maps,
     snapmix_batch,
     snapmix_loss,
     unmixed,
@@ -171,43 +171,31 @@ def _batches(seed: int, cfg: Config):
 
 
 def heldout_fidelity(spms: Tensor, degenerate: Tensor, masks: Tensor, cfg: Config, seed: int) -> dict:
-    """MAE and Spearman of SnapMix's CAM weights and of CutMix's area weights against the part masks."""
-    rng = np.random.default_rng([seed, 1])
-    n, height, width = masks.shape
-    totals = masks.sum((-2, -1))
-    rows = []
-    for _ in range(cfg.pairs):
-        i, j = (int(v) for v in rng.choice(n, size=2, replace=False))
-        box_a = rand_box(height, width, sample_lam(cfg.snapmix_beta, rng), rng)
-        box_b = rand_box(height, width, sample_lam(cfg.snapmix_beta, rng), rng)
-        lam = area_lambda(box_a, height, width)
-        snap_a = lam if degenerate[i] else 1 - float(box_mass(spms[i], box_a))
-        snap_b = 1 - lam if degenerate[j] else float(box_mass(spms[j], box_b))
-        true_a = 1 - float(box_mass(masks[i], box_a) / totals[i])
-        true_b = float(box_mass(masks[j], box_b) / totals[j])
-        box = rand_box(height, width, sample_lam(cfg.cutmix_beta, rng), rng)
-        cut = area_lambda(box, height, width)
-        cut_true_a = 1 - float(box_mass(masks[i], box) / totals[i])
-        cut_true_b = float(box_mass(masks[j], box) / totals[j])
-        rows.append((snap_a, snap_b, true_a, true_b, cut, 1 - cut, cut_true_a, cut_true_b))
-    snap_a, snap_b, true_a, true_b, cut_a, cut_b, cut_true_a, cut_true_b = np.array(rows).T
-    snap_w, snap_t = np.r_[snap_a, snap_b], np.r_[true_a, true_b]
-    cut_w, cut_t = np.r_[cut_a, cut_b], np.r_[cut_true_a, cut_true_b]
-    return {
-        "heldout_snapmix_mae": float(np.abs(snap_w - snap_t).mean()),
-        "heldout_snapmix_spearman": float(stats.spearmanr(snap_w, snap_t).statistic),
-        "heldout_cutmix_mae": float(np.abs(cut_w - cut_t).mean()),
-        "heldout_cutmix_spearman": float(stats.spearmanr(cut_w, cut_t).statistic),
-    }
+    """MAE and Spearman, over both labels, of SnapMix's CAM weights and of CutMix's area weights (one box at the
+    same place in both images, scored against that box) against the part masks: `evaluate.fidelity_rows`."""
+    rows = fidelity_rows(
+        spms,
+        degenerate,
+        masks,
+        cfg.pairs,
+        np.random.default_rng([seed, 1]),
+        beta=cfg.snapmix_beta,
+        cutmix_beta=cfg.cutmix_beta,
+    )
+    out = {}
+    for name, rule, truth in (("snapmix", "rho", "true"), ("cutmix", "cutmix", "cutmix_true")):
+        weight, true = (np.r_[rows[f"{key}_a"], rows[f"{key}_b"]] for key in (rule, truth))
+        out[f"heldout_{name}_mae"] = float(np.abs(weight - true).mean())
+        out[f"heldout_{name}_spearman"] = float(stats.spearmanr(weight, true).statistic)
+    return out
 
 
 def evaluate(model: nn.Module, test: dict[str, Tensor], cfg: Config, seed: int) -> dict:
     """Held-out accuracy and label fidelity of one trained model."""
-    preds, cams = predict(model, test["x"], test["y"], batch=64)
-    spms, degenerate = semantic_percent_maps(cams)
+    maps = predict(model, test["x"], test["y"], batch=64)
     return {
-        "accuracy": float((preds == test["y"]).float().mean()),
-        **heldout_fidelity(spms, degenerate, test["masks"], cfg, seed),
+        "accuracy": float((maps.logits.argmax(dim=1) == test["y"]).float().mean()),
+        **heldout_fidelity(maps.spms, maps.degenerate, test["masks"], cfg, seed),
     }
 
 

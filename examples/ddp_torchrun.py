@@ -28,9 +28,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from snapmix_demo.backbones import build_model, get_spec
 from snapmix_demo.distributed import mix_generator, sync_buffers
-from snapmix_demo.evaluate import normalise
 from snapmix_demo.shapes import PART_CLASSES, make_arrays
-from snapmix_demo.snapmix import snapmix_batch, snapmix_loss
+from snapmix_demo.snapmix import normalise, snapmix_batch, snapmix_loss
 
 
 def shard(step: int, rank: int, world: int, batch_size: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:

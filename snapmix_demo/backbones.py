@@ -7,22 +7,19 @@ loading weights is `weights.py`'s job; this module only states facts and builds 
 """
 
 import difflib
+import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import geffnet
 import torch
 from torch import nn
 
-from snapmix_demo import patches  # noqa: F401 (installs the accessors on every backbone class)
-from snapmix_demo._torchvision import ensure_torchvision_importable
+from snapmix_demo import patches  # noqa: F401 (installs the accessors: geffnet's now, torchvision's on its import)
 from snapmix_demo.errors import excerpt
-
-ensure_torchvision_importable()
-from torchvision import models as tv  # noqa: E402
-from torchvision.models._meta import _IMAGENET_CATEGORIES  # noqa: E402
 
 __all__ = [
     "BACKBONES",
@@ -36,7 +33,9 @@ __all__ = [
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INCEPTION_MEAN = INCEPTION_STD = (0.5, 0.5, 0.5)  # TensorFlow-trained weights map pixels to [-1, 1]
-IMAGENET_CLASSES = tuple(_IMAGENET_CATEGORIES)
+# torchvision's list (`torchvision.models._meta._IMAGENET_CATEGORIES`), kept as a file so that the default
+# backbone needs no torchvision; tests/test_backbones.py checks that the two agree.
+IMAGENET_CLASSES = tuple(Path(__file__).with_name("imagenet_classes.txt").read_text().splitlines())
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,7 @@ class BackboneSpec:
     imagenet_url: str  # the file torch.hub would download (its name carries a sha256 prefix)
     download_mb: float  # size of that file, shown before anyone downloads it
     package: PackagedWeights | None = None  # preferred over the URL when installed
+    torchvision_weights: str = ""  # the torchvision `*_Weights` member the URL and size come from
     # what it expects
     input_size: tuple[int, int] = (224, 224)  # (H, W)
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -82,13 +82,20 @@ def _geffnet(name: str, download_mb: float, **kw) -> BackboneSpec:
     return BackboneSpec(name=name, source="geffnet", builder=builder, imagenet_url=url, download_mb=download_mb, **kw)
 
 
-def _torchvision(name: str, builder: Callable[..., nn.Module], weights: tv.WeightsEnum, **kw) -> BackboneSpec:
+def _build_torchvision(builder: str, **kw) -> nn.Module:
+    """A model from torchvision's `builder`, imported on first use (the import patches its classes)."""
+    return getattr(importlib.import_module("torchvision.models"), builder)(weights=None, **kw)
+
+
+def _torchvision(builder: str, weights: str, file: str, download_mb: float, **kw) -> BackboneSpec:
+    """A torchvision backbone; `weights` names the `*_Weights` member whose file and size are declared here."""
     return BackboneSpec(
-        name=name,
+        name=kw.pop("name", builder),
         source="torchvision",
-        builder=partial(builder, weights=None),
-        imagenet_url=weights.url,
-        download_mb=weights.meta["_file_size"],
+        builder=partial(_build_torchvision, builder),
+        imagenet_url=f"https://download.pytorch.org/models/{file}",
+        download_mb=download_mb,
+        torchvision_weights=weights,
         **kw,
     )
 
@@ -108,18 +115,30 @@ BACKBONES: dict[str, BackboneSpec] = {
     "efficientnet_b0": _geffnet("efficientnet_b0", 21.4),
     "tf_efficientnet_b0": _geffnet("tf_efficientnet_b0", 21.4),
     "mixnet_s": _geffnet("mixnet_s", 16.7, num_features=1536),
+    # torchvision: the file and size of the `*_Weights` member named, as torchvision 0.28 declares them
     "resnet18": _torchvision(
-        "resnet18", tv.resnet18, tv.ResNet18_Weights.IMAGENET1K_V1, num_features=512, fc_path="fc"
+        "resnet18", "ResNet18_Weights.IMAGENET1K_V1", "resnet18-f37072fd.pth", 44.661, num_features=512, fc_path="fc"
     ),
     "resnet50": _torchvision(
-        "resnet50", tv.resnet50, tv.ResNet50_Weights.IMAGENET1K_V2, num_features=2048, fc_path="fc"
+        "resnet50", "ResNet50_Weights.IMAGENET1K_V2", "resnet50-11ad3fa6.pth", 97.79, num_features=2048, fc_path="fc"
     ),
-    "densenet121": _torchvision("densenet121", tv.densenet121, tv.DenseNet121_Weights.IMAGENET1K_V1, num_features=1024),
+    "densenet121": _torchvision(
+        "densenet121", "DenseNet121_Weights.IMAGENET1K_V1", "densenet121-a639ec97.pth", 30.845, num_features=1024
+    ),
     "tv_efficientnet_b0": _torchvision(
-        "tv_efficientnet_b0", tv.efficientnet_b0, tv.EfficientNet_B0_Weights.IMAGENET1K_V1, fc_path="classifier.1"
+        "efficientnet_b0",
+        "EfficientNet_B0_Weights.IMAGENET1K_V1",
+        "efficientnet_b0_rwightman-7f5810bc.pth",
+        20.451,
+        name="tv_efficientnet_b0",
+        fc_path="classifier.1",
     ),
     "mobilenet_v2": _torchvision(
-        "mobilenet_v2", tv.mobilenet_v2, tv.MobileNet_V2_Weights.IMAGENET1K_V2, fc_path="classifier.1"
+        "mobilenet_v2",
+        "MobileNet_V2_Weights.IMAGENET1K_V2",
+        "mobilenet_v2-7ebf99e0.pth",
+        13.598,
+        fc_path="classifier.1",
     ),
 }
 

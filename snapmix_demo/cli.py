@@ -1,12 +1,13 @@
 """Command line over the pair pipeline: `python -m snapmix_demo IMAGE_A IMAGE_B --out DIR`."""
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from snapmix_demo.backbones import BACKBONES
-from snapmix_demo.errors import InputError
+from snapmix_demo.errors import InputError, UserError
 from snapmix_demo.exports import FULL_MAX_SIDE, result_files
 from snapmix_demo.imageio import load_image
 from snapmix_demo.inputs import SEED_DIGITS, box_value, digits, prob_value, seed_value
@@ -16,6 +17,8 @@ from snapmix_demo.render import COLORMAPS
 from snapmix_demo.weights import WEIGHT_CHOICES
 
 __all__ = ["main"]
+
+logger = logging.getLogger(__name__)
 
 
 def _seed(text: str) -> int:
@@ -35,6 +38,17 @@ def _box(text: str) -> tuple[int, int, int, int]:
     if box is None:
         raise argparse.ArgumentTypeError("must be four whole numbers, top, left, bottom, right")
     return box
+
+
+def _opacity(text: str) -> float:
+    """An overlay opacity from 0 to 1."""
+    try:
+        alpha = float(text)
+    except ValueError:
+        alpha = float("nan")
+    if not 0.0 <= alpha <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got '{text[:40]}'")
+    return alpha
 
 
 def _option(field: str) -> str:
@@ -85,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--box-b", type=_box, default=None, metavar="T,L,B,R", help="explicit box in B")
     p.add_argument("--cmap", default="jet", choices=COLORMAPS, help="colormap of the overlays (default: %(default)s)")
-    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity in [0, 1] (default: %(default)s)")
+    p.add_argument("--alpha", type=_opacity, default=0.5, help="overlay opacity in [0, 1] (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("snapmix_out"), help="output folder (default: %(default)s)")
     return p
 
@@ -119,8 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         files = result_files(res, cmap=args.cmap, alpha=alpha, names=names, originals=originals)
     except InputError as e:
         parser.exit(2, f"{parser.prog}: error: {_option(e.field)}: {e.problem}\n")
-    except (OSError, ValueError) as e:  # ImageError is a ValueError
+    except (OSError, UserError) as e:  # an unreadable file; ImageError, DownloadError, a checkpoint that does not fit
         parser.exit(2, f"{parser.prog}: error: {_reason(e)}\n")
+    except Exception:  # a ValueError from numpy or torch included: ours to fix, not the user's input
+        logger.exception("internal error while running the pair")
+        parser.exit(1, f"{parser.prog}: internal error (not a problem with the input); the details are above\n")
     try:
         _write(args.out, files)
     except OSError as e:

@@ -1,6 +1,6 @@
 """How the core reports bad input: short, printable excerpts of untrusted values, and errors that name their field."""
 
-__all__ = ["InputError", "excerpt"]
+__all__ = ["InputError", "UserError", "excerpt"]
 
 EXCERPT_CHARS = 40
 
@@ -14,7 +14,15 @@ def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
     return printable if len(printable) <= limit else printable[: limit - 1] + "…"
 
 
-class InputError(ValueError):
+class UserError(ValueError):
+    """A problem the user can fix, with a message written for them (bad input, an unusable file, no network).
+
+    The app and the command line show these messages as they are; any other exception, a `ValueError`
+    from numpy or torch included, is an internal error: logged, and reported in general terms.
+    """
+
+
+class InputError(UserError):
     """A bad value of one input. `field` is its parameter name; `problem` says what is wrong, for a user.
 
     The message names the field as Python callers know it (`` `box_a`: ... ``); the web app and the

@@ -16,6 +16,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from snapmix_demo.errors import UserError
+
 __all__ = ["ALLOWED_FORMATS", "MAX_BYTES", "MAX_PIXELS", "ImageError", "ImageSource", "load_image", "to_rgb"]
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
@@ -64,7 +66,7 @@ _SHRINKABLE = {"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I;16", "I;16L", "I;16
 ImageSource = Image.Image | np.ndarray | bytes | str | os.PathLike | BinaryIO
 
 
-class ImageError(ValueError):
+class ImageError(UserError):
     """An input that is not a usable image; the message is meant for the user."""
 
 

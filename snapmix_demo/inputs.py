@@ -75,21 +75,21 @@ def seed_value(value: object, field: str = "seed") -> int:
 
 def beta_value(value: object, field: str = "beta") -> float:
     """The beta of Beta(beta, beta): a finite number above 0 (bools and text are not numbers)."""
-    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
-    if not (ok and math.isfinite(value) and value > 0):
+    if not (_is_number(value) and math.isfinite(value) and value > 0):
         raise InputError(field, f"must be a positive number (the paper uses 5), got {shown(value)}")
     return float(value)
 
 
 def prob_value(value: object, field: str = "prob") -> float:
-    """A probability: a number from 0 to 1."""
-    try:
-        prob = float(value)
-    except (TypeError, ValueError):
-        prob = math.nan
-    if not 0.0 <= prob <= 1.0:
+    """A probability: a number from 0 to 1 (bools and text are not numbers, as for beta)."""
+    if not (_is_number(value) and 0.0 <= value <= 1.0):
         raise InputError(field, f"must be a number from 0 to 1, got {shown(value)}")
-    return prob
+    return float(value)
+
+
+def _is_number(value: object) -> bool:
+    """An int or float (numpy's too), not a bool: what a typed number may be."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
 
 
 def box_value(value: object, field: str) -> tuple[int, int, int, int] | None:

@@ -6,12 +6,9 @@ cached by image content, backbone, weights, patch mode and target class, so a ne
 beta or box only redraws the mix and never runs the model.
 """
 
-import functools
 import hashlib
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +17,8 @@ import torch
 from PIL import Image
 
 from snapmix_demo.backbones import get_spec
-from snapmix_demo.errors import InputError, excerpt
+from snapmix_demo.cache import BoundedCache
+from snapmix_demo.errors import InputError, UserError, excerpt
 from snapmix_demo.imageio import ImageError, ImageSource, load_image
 from snapmix_demo.inputs import CLASS_DIGITS, beta_value, box_value, digits, seed_value
 from snapmix_demo.patches import PATCH_MODES, classifier
@@ -29,12 +27,12 @@ from snapmix_demo.snapmix import (
     area_lambda,
     box_area,
     box_mass,
-    class_cams,
+    label_weights,
+    maps_from_features,
+    normalise,
     paste,
     rand_box,
     sample_lam,
-    semantic_percent_maps,
-    upsample,
 )
 from snapmix_demo.weights import Backbone, Classes, cached_backbone
 
@@ -145,37 +143,7 @@ class PairResult:
         }
 
 
-class _LRU:
-    """Small thread-safe LRU mapping."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_analyses = _LRU(ANALYSIS_CACHE_SIZE)
+_analyses: BoundedCache["_Analysis"] = BoundedCache(ANALYSIS_CACHE_SIZE)
 
 
 def clear_caches() -> None:
@@ -236,42 +204,25 @@ def _to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
 
 
-def _normalise(images: Sequence[torch.Tensor], bb: Backbone) -> torch.Tensor:
-    """(x / 255 - mean) / std of uint8 (C, H, W) images, as one in-place multiply-subtract on the stacked batch."""
-    scale, shift = _affine(bb.spec.mean, bb.spec.std)
-    return torch.stack(images).float().mul_(scale).sub_(shift)
-
-
-@functools.cache
-def _affine(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel scale 1 / (255 std) and shift mean / std, built once per normalisation."""
-    mean_t, std_t = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
-    return 1.0 / (255.0 * std_t), mean_t / std_t
-
-
 @torch.inference_mode()
 def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: Backbone, mode: str) -> list[_Analysis]:
-    """One batched forward: features, logits from the same tensor, CAM and SPM of each chosen class."""
-    feats = bb.model.extract_features(_normalise(images, bb))
-    fc = classifier(bb.model, mode)
-    probs = fc(feats.mean(dim=(2, 3))).float().softmax(dim=1)
+    """One batched forward: features, then logits, CAM and SPM of each chosen class from the same tensor."""
+    feats = bb.model.extract_features(normalise(torch.stack(images), bb.spec))
+    maps = maps_from_features(feats, classifier(bb.model, mode), bb.spec.input_size, targets)
+    probs = maps.logits.float().softmax(dim=1)
     if not bool(torch.isfinite(probs).all()):
-        raise ValueError(
+        raise UserError(
             "the model's predictions are not finite numbers (NaN or infinity): its weights are damaged, "
             "as after a diverged training run"
         )
-    chosen = torch.tensor([int(probs[i].argmax()) if t is None else t for i, t in enumerate(targets)])
-    spms, degenerate = semantic_percent_maps(
-        upsample(class_cams(feats, fc.weight, fc.bias, chosen), bb.spec.input_size)
-    )
     top_p, top_i = probs.topk(min(TOP_K, probs.shape[1]), dim=1)
     classes = bb.weights.classes
     return [
         _Analysis(
-            cls=int(chosen[i]),
-            prob=float(probs[i, chosen[i]]),
+            cls=int(maps.classes[i]),
+            prob=float(probs[i, maps.classes[i]]),
             topk=tuple((classes[j], float(p)) for p, j in zip(top_p[i].tolist(), top_i[i].tolist(), strict=True)),
-            spm=None if degenerate[i] else _read_only(spms[i].numpy()),
+            spm=None if maps.degenerate[i] else _read_only(maps.spms[i].numpy()),
         )
         for i in range(len(images))
     ]
@@ -348,9 +299,14 @@ def snapmix_pair(
         ImageInputError: an image that is not usable (an `InputError` and an `ImageError`).
         ValueError: an unknown backbone or weights.
 
-    Example:
-        >>> res = snapmix_pair("a.jpg", "b.jpg", backbone="resnet50", seed=3)
-        >>> res.rho_a, res.rho_b, res.area_lambda
+    Example (from the checkout's root, offline: the default backbone's ImageNet weights ship in a package):
+        >>> res = snapmix_pair("assets/examples/cat.jpg", "assets/examples/coffee.jpg", seed=3)
+        >>> res.label_a, res.label_b, res.weights_kind
+        ('Egyptian cat', 'espresso', 'imagenet')
+        >>> res.box_a, res.box_b  # (top, left, bottom, right) in the 224 x 224 model input
+        ((89, 99, 219, 224), (0, 0, 67, 85))
+        >>> round(res.rho_a, 2), round(res.rho_b, 2), round(res.area_lambda, 2)
+        (0.68, 0.08, 0.68)
     """
     start = time.perf_counter()
     seed, beta, box_a, box_b, (height, width) = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
@@ -406,7 +362,10 @@ def _validated_boxes(
     seed, beta = seed_value(seed), beta_value(beta)
     rng = np.random.default_rng(seed)
     lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
-    height, width = get_spec(backbone).input_size
+    try:
+        height, width = get_spec(backbone).input_size
+    except ValueError as e:  # the registry's message, for the user: an unknown or unsupported backbone
+        raise InputError("backbone", str(e)) from None
     drawn_a, drawn_b = rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
     box_a = _validate_box(box_a, height, width, "box_a") or drawn_a
     box_b = _validate_box(box_b, height, width, "box_b") or drawn_b
@@ -435,8 +394,8 @@ def _weigh(an_a: _Analysis, an_b: _Analysis, box_a: Box, box_b: Box, frame: tupl
     if not mixed_applied:
         rho_a, rho_b = 1.0, 0.0
     else:
-        rho_a = lam_area if share_a is None else 1.0 - share_a
-        rho_b = 1.0 - lam_area if share_b is None else share_b
+        masses = (0.0 if share is None else share for share in (share_a, share_b))
+        rho_a, rho_b = label_weights(*masses, share_a is None, share_b is None, lam_area)
     return {
         "rho_a": rho_a,
         "rho_b": rho_b,

@@ -9,8 +9,11 @@ a box is (top, left, bottom, right) in pixels, half-open, in the model-input fra
 Randomness comes only from generators passed in by the caller.
 """
 
+import functools
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -20,16 +23,23 @@ from torch import Tensor, nn
 from snapmix_demo.distributed import patched_module
 from snapmix_demo.inputs import beta_value, prob_value
 
+if TYPE_CHECKING:
+    from snapmix_demo.backbones import BackboneSpec
+
 __all__ = [
     "BatchMix",
     "Box",
+    "SemanticMaps",
     "area_lambda",
-    "batch_spms",
     "box_area",
     "box_mass",
     "class_cams",
     "eval_mode",
+    "label_weights",
+    "maps_from_features",
     "mix_batch",
+    "model_maps",
+    "normalise",
     "paste",
     "rand_box",
     "sample_lam",
@@ -43,6 +53,35 @@ __all__ = [
 Box = tuple[int, int, int, int]  # (top, left, bottom, right), half-open
 # A map whose mean excess over its minimum is below this fraction of its magnitude is constant: degenerate.
 DEGENERATE_RTOL = 1e-6
+Weight = TypeVar("Weight", float, Tensor)  # one label weight, or a (N,) tensor of them
+Flag = bool | Tensor  # a degeneracy flag, or a (N,) bool tensor of them
+
+
+# ## 0. Model input
+
+
+def normalise(images: Tensor | np.ndarray, spec: "BackboneSpec") -> Tensor:
+    """Float model input (N, 3, H, W): `(x / 255 - mean) / std` with the backbone's declared mean and std.
+
+    `images` are uint8: a (N, 3, H, W) tensor, or a (N, H, W, 3) array as PIL and `shapes.make_arrays` give them.
+
+    Example:
+        >>> from snapmix_demo.backbones import get_spec
+        >>> white = np.full((1, 2, 2, 3), 255, dtype=np.uint8)
+        >>> normalise(white, get_spec("tf_efficientnet_lite0")).unique().tolist()  # mean = std = 0.5
+        [1.0]
+        >>> normalise(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), get_spec("resnet18"))[0, :, 0, 0]
+        tensor([-2.1179, -2.0357, -1.8044])
+    """
+    x = torch.from_numpy(images).permute(0, 3, 1, 2) if isinstance(images, np.ndarray) else images
+    mean, std = _mean_std(spec.mean, spec.std)
+    return x.float().div_(255).sub_(mean).div_(std)
+
+
+@functools.cache
+def _mean_std(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[Tensor, Tensor]:
+    """Per-channel (1, 3, 1, 1) mean and std, built once per normalisation."""
+    return torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
 
 
 # ## 1. Semantic percent maps
@@ -72,6 +111,53 @@ def semantic_percent_maps(cams: Tensor) -> tuple[Tensor, Tensor]:
     safe_total = torch.where(degenerate, torch.ones_like(total), total)
     spm = torch.where(degenerate[:, None], torch.zeros_like(excess), excess / safe_total[:, None])
     return spm.view_as(cams), degenerate
+
+
+class SemanticMaps(NamedTuple):
+    """What one pass from the features gives, per image: logits, the class mapped, its CAM and SPM."""
+
+    logits: Tensor  # (N, K), from the pooled features, as the model's own head computes them
+    classes: Tensor  # (N,) the class of each map
+    cams: Tensor  # (N, H, W) CAMs upsampled to the input, float32
+    spms: Tensor  # (N, H, W) semantic percent maps (zeros where degenerate)
+    degenerate: Tensor  # (N,) bool: constant or non-finite CAM, so the weights fall back to area
+
+
+def maps_from_features(
+    feats: Tensor, fc: nn.Linear, size: tuple[int, int], classes: Tensor | Sequence[int | None] | None = None
+) -> SemanticMaps:
+    """Features (N, D, h, w) -> logits, CAMs and SPMs at `size`: the one route of the app, training and evaluation.
+
+    `classes` picks each map's class: a (N,) tensor, or a sequence whose None entries (or None for all) take
+    the predicted top-1. An inference engine can feed its own features in here.
+
+    Example:
+        >>> fc = nn.Linear(2, 3, bias=False).requires_grad_(False)
+        >>> _ = nn.init.eye_(fc.weight)  # class k reads channel k; class 2 reads nothing
+        >>> feats = torch.zeros(1, 2, 2, 2)
+        >>> feats[0, 0, 0, 0] = 4.0  # all of channel 0's evidence sits in the top-left cell
+        >>> maps = maps_from_features(feats, fc, (4, 4))  # no classes given: the predicted top-1
+        >>> maps.classes.tolist(), maps.logits.tolist()  # each logit is its CAM's mean: 4 / 4 cells
+        ([0], [[1.0, 0.0, 0.0]])
+        >>> round(float(box_mass(maps.spms[0], (0, 0, 2, 2))), 3), maps.degenerate.tolist()
+        (0.766, [False])
+    """
+    logits = fc(feats.mean(dim=(2, 3)))
+    if classes is None or not isinstance(classes, Tensor):
+        predicted = logits.argmax(dim=1).tolist()
+        if classes is not None:
+            predicted = [p if c is None else c for c, p in zip(classes, predicted, strict=True)]
+        classes = torch.tensor(predicted, device=logits.device)
+    cams = upsample(class_cams(feats, fc.weight, fc.bias, classes), size)
+    return SemanticMaps(logits, classes, cams, *semantic_percent_maps(cams))
+
+
+@torch.no_grad()
+def model_maps(model: nn.Module, x: Tensor, classes: Tensor | Sequence[int | None] | None = None) -> SemanticMaps:
+    """`maps_from_features` of `model` on `x` (N, C, H, W), in eval mode without gradients (its mode restored)."""
+    model = patched_module(model)
+    with eval_mode(model):
+        return maps_from_features(model.extract_features(x), model.get_fc(), x.shape[-2:], classes)
 
 
 # ## 2. Boxes
@@ -110,6 +196,26 @@ def box_mass(spm: Tensor | np.ndarray, box: Box) -> Tensor | np.ndarray:
     return spm[..., top:bottom, left:right].sum((-2, -1))
 
 
+def label_weights(
+    mass_a: Weight, mass_b: Weight, degenerate_a: Flag, degenerate_b: Flag, area_a: float
+) -> tuple[Weight, Weight]:
+    """SnapMix's weights: `rho_a = 1 - mass_a` (A's map kept), `rho_b = mass_b` (B's map pasted).
+
+    `mass_a` is the share of A's SPM inside box A, `mass_b` of B's inside box B; a degenerate map falls back
+    to CutMix's area weight, `area_a` (= `area_lambda(box_a, ...)`) for A and `1 - area_a` for B. Works on
+    floats and on (N,) tensors alike.
+
+    Example:
+        >>> label_weights(0.3, 0.6, False, False, area_a=0.75)
+        (0.7, 0.6)
+        >>> label_weights(0.3, 0.6, True, True, area_a=0.75)  # both maps flat: area
+        (0.75, 0.25)
+    """
+    if isinstance(mass_a, Tensor):
+        return torch.where(degenerate_a, area_a, 1.0 - mass_a), torch.where(degenerate_b, 1.0 - area_a, mass_b)
+    return (area_a if degenerate_a else 1.0 - mass_a), (1.0 - area_a if degenerate_b else mass_b)
+
+
 def paste(a: Tensor, b: Tensor, box_a: Box, box_b: Box) -> Tensor:
     """Copy of `a` (..., C, H, W) with box A replaced by `b`'s box-B crop, resized bilinearly to box A."""
     at, al, ab, ar = box_a
@@ -120,7 +226,8 @@ def paste(a: Tensor, b: Tensor, box_a: Box, box_b: Box) -> Tensor:
         patch = F.interpolate(
             patch.reshape(-1, *patch.shape[-3:]).float(), size=(ab - at, ar - al), mode="bilinear", align_corners=False
         )
-        patch = patch.reshape(*lead, *patch.shape[-3:]).to(a.dtype)
+        patch = patch.reshape(*lead, *patch.shape[-3:])
+        patch = (patch if a.is_floating_point() else patch.round()).to(a.dtype)  # integers round, never truncate
     mixed = a.clone()
     mixed[..., at:ab, al:ar] = patch
     return mixed
@@ -133,8 +240,9 @@ def paste(a: Tensor, b: Tensor, box_a: Box, box_b: Box) -> Tensor:
 class BatchMix:
     """Mixed inputs, partner labels and the two per-sample label weights, with how they came about.
 
-    Iterates as the 4-tuple `(x, y_b, rho_a, rho_b)` that `snapmix_batch` has always returned, so
-    `x, y_b, rho_a, rho_b = snapmix_batch(...)` keeps working; the other fields are read by name.
+    Unpacks, indexes and slices as the 4-tuple `(x, y_b, rho_a, rho_b)` that `snapmix_batch` has always
+    returned, so `x, y_b, rho_a, rho_b = snapmix_batch(...)` and `snapmix_batch(...)[0]` keep working; the
+    other fields are read by name.
     """
 
     x: Tensor  # (N, C, H, W)
@@ -147,8 +255,18 @@ class BatchMix:
     box_b: Box | None = None  # where they were cut from
     perm: Tensor | None = None  # (N,) partner of each sample; None when nothing was mixed
 
+    def _as_tuple(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return self.x, self.y_b, self.rho_a, self.rho_b
+
     def __iter__(self):
-        return iter((self.x, self.y_b, self.rho_a, self.rho_b))
+        return iter(self._as_tuple())
+
+    def __getitem__(self, index: int | slice):
+        """`mix[0]`, `mix[:4]`, `mix[-1]`: the 4-tuple's items, as code written against the tuple indexes them."""
+        return self._as_tuple()[index]
+
+    def __len__(self) -> int:
+        return 4
 
     @property
     def mixed(self) -> bool:
@@ -173,27 +291,18 @@ def eval_mode(model: nn.Module):
         model.train(was_training)
 
 
-@torch.no_grad()
-def batch_spms(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """SPMs (N, H, W) of each sample's labelled class, in one eval-mode pass, with the degeneracy mask."""
-    model = patched_module(model)
-    with eval_mode(model):
-        feats = model.extract_features(x)
-        fc = model.get_fc()
-        cams = class_cams(feats, fc.weight, fc.bias, y)
-    return semantic_percent_maps(upsample(cams, x.shape[-2:]))
-
-
 def mix_batch(x: Tensor, y: Tensor, model: nn.Module, *, box_a: Box, box_b: Box, perm: Tensor) -> BatchMix:
     """SnapMix `x` with its permutation `perm` (N,) at given boxes: the deterministic half of `snapmix_batch`."""
     height, width = x.shape[-2:]
     if box_area(box_a) == 0 or box_area(box_b) == 0:
         return unmixed(x, y)
     perm = perm.to(x.device)
-    spm, degenerate = batch_spms(model, x, y)
-    lam_area = area_lambda(box_a, height, width)
-    rho_a = torch.where(degenerate, lam_area, 1.0 - box_mass(spm, box_a))
-    rho_b = torch.where(degenerate[perm], 1.0 - lam_area, box_mass(spm, box_b)[perm])  # permute N masses, not maps
+    maps = model_maps(model, x, y)
+    spm, degenerate = maps.spms, maps.degenerate
+    mass_b = box_mass(spm, box_b)[perm]  # permute N masses, not maps
+    rho_a, rho_b = label_weights(
+        box_mass(spm, box_a), mass_b, degenerate, degenerate[perm], area_lambda(box_a, height, width)
+    )
     top, left, bottom, right = box_b
     crops = x[..., top:bottom, left:right][perm]  # a copy of the partners' crops, cut before anything is written
     mixed = paste(x, crops, box_a, (0, 0, bottom - top, right - left))
@@ -227,8 +336,13 @@ def snapmix_batch(
         ones, zeros, no fallback, `mixed == False`.
 
     Example:
-        >>> mix = snapmix_batch(x, y, model, beta=5.0, prob=0.5, generator=torch.Generator().manual_seed(0))
+        >>> from snapmix_demo import load_backbone
+        >>> model = load_backbone("resnet18", weights="random").train()
+        >>> x, y = torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 3])
+        >>> mix = snapmix_batch(x, y, model, beta=5.0, prob=1.0, generator=torch.Generator().manual_seed(0))
         >>> loss = snapmix_loss(model(mix.x), y, mix.y_b, mix.rho_a, mix.rho_b)
+        >>> mix.mixed, model.training, mix.x.shape == x.shape, loss.requires_grad
+        (True, True, True, True)
     """
     prob = prob_value(prob)
     n, height, width = x.shape[0], x.shape[-2], x.shape[-1]

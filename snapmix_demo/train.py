@@ -26,9 +26,9 @@ from torch import nn
 from tqdm import tqdm
 
 from snapmix_demo.backbones import BACKBONES, build_model, get_spec
-from snapmix_demo.evaluate import Evaluation, evaluate_model, normalise
+from snapmix_demo.evaluate import Evaluation, evaluate_model
 from snapmix_demo.shapes import CLASSES, HELDOUT_SEED_BASE, make_arrays
-from snapmix_demo.snapmix import snapmix_batch, snapmix_loss
+from snapmix_demo.snapmix import normalise, snapmix_batch, snapmix_loss
 from snapmix_demo.weights import BUNDLED_DIR, available_weights, load_backbone
 
 __all__ = ["initial_model", "main", "save_bundled", "train"]

@@ -13,15 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for `tests` and `snapmix_demo`
 
-# isort: off
-from snapmix_demo.lightning import SnapMixCallback  # first: it makes torchvision importable for Lightning
 import lightning as L
-
-# isort: on
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from snapmix_demo.backbones import get_spec
+from snapmix_demo.lightning import SnapMixCallback
 from tests._lightning_app import BETA, MIX_SEED, BNSnapshot, Classifier, Recorder, shapes_loader, tiny_net
 
 IMAGES, SIZE, BATCH = 16, 32, 4  # 8 images per rank: 2 steps per epoch

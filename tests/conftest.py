@@ -37,7 +37,7 @@ def pytest_addoption(parser):
         "--update-snapshots",
         action="store_true",
         default=False,
-        help="rewrite tests/ui/baselines/*.png and VERSIONS.json from this run instead of comparing",
+        help="rewrite the tests/ui/baselines/*.png whose pixels moved, and their VERSIONS.json entries",
     )
 
 

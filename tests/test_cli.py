@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pytest
 from PIL import Image
 
@@ -118,3 +119,25 @@ def test_unreadable_inputs_exit_2_with_one_line(tmp_path):
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_an_internal_error_is_logged_and_not_passed_off_as_a_problem_with_the_input(monkeypatch, capsys, caplog):
+    """A ValueError from numpy or torch inside a run is not the user's fault: exit 1, a generic line, a logged trace."""
+    from snapmix_demo import cli
+
+    def numpy_fails(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+
+    monkeypatch.setattr(PIL.Image, "fromarray", numpy_fails)  # the pipeline's last step: the mixed image
+    with caplog.at_level("ERROR"), pytest.raises(SystemExit) as done:
+        cli.main([str(CAT), str(COFFEE), "--backbone", "resnet18", "--weights", "random", "--out", "unused"])
+    assert done.value.code == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == "python -m snapmix_demo: internal error (not a problem with the input); the details are above"
+    assert "operands" not in error
+    assert any("operands could not be broadcast" in r.exc_text for r in caplog.records if r.exc_text), "logged"
+
+
+def test_an_opacity_outside_0_to_1_is_refused_by_name(tmp_path):
+    done = run_cli(CAT, COFFEE, "--weights", "random", "--alpha", "1.5", "--out", str(tmp_path))
+    assert done.returncode == 2 and "argument --alpha: must be a number from 0 to 1, got '1.5'" in done.stderr

@@ -3,12 +3,14 @@
 import base64
 
 import gradio as gr
+import PIL.Image
 import pytest
 
 from snapmix_demo.app import examples, handlers
 from snapmix_demo.app.examples import PHOTOS, SHAPES
 from snapmix_demo.backbones import get_spec
 from snapmix_demo.errors import InputError
+from snapmix_demo.imageio import ImageError
 from snapmix_demo.inputs import seed_value
 from tests._checkpoints import CLASSES, write_checkpoint, write_classes
 
@@ -223,3 +225,20 @@ def test_a_link_names_only_committed_examples(pair):
     assert opened[links.OPENED.index("seed")] == "7"
     named = links.on_open(SimpleNamespace(query_params={"pair": "cat.jpg,coffee.jpg"}))
     assert named[0].endswith("cat.jpg") and named[1].endswith("coffee.jpg")
+
+
+def test_only_our_errors_reach_users_as_messages(monkeypatch, caplog):
+    """A ValueError from numpy or torch inside a run is an internal error: logged, reported in general terms."""
+    assert handlers.message_for(ImageError("the file is empty")) == "The file is empty."
+    assert handlers.message_for(ValueError("operands could not be broadcast together")) == handlers.GENERIC
+
+    def numpy_fails(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+
+    monkeypatch.setattr(PIL.Image, "fromarray", numpy_fails)  # the pipeline's last step: the mixed image
+    cat, coffee = examples.PHOTO_PAIRS[0]
+    request = (cat, coffee, "resnet18", "random", "default", "predicted", "predicted", 5.0, 0, "", "", None, None, "")
+    with caplog.at_level("ERROR"), pytest.warns(UserWarning, match="Something went wrong on our side"):  # the toast
+        outputs = handlers.on_run(*request, "jet", 0.5, handlers.VIEWS[0])
+    assert outputs[0].error == handlers.GENERIC and "operands" not in outputs[1]
+    assert any("operands could not be broadcast" in r.exc_text for r in caplog.records if r.exc_text), "logged"

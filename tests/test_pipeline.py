@@ -247,12 +247,12 @@ def test_targets_by_name_and_index():
 
 
 def test_batch_equals_the_pair_computation_per_sample(photo_pair):
-    from snapmix_demo.pipeline import _normalise, _to_tensor
-    from snapmix_demo.snapmix import mix_batch
+    from snapmix_demo.pipeline import _to_tensor
+    from snapmix_demo.snapmix import mix_batch, normalise
 
     bb = cached_backbone(NET, weights="random")
     images = [img.resize((224, 224), Image.BILINEAR) for img in (*photo_pair, photo_pair[0].rotate(90))]
-    x = _normalise([_to_tensor(img) for img in images], bb)
+    x = normalise(torch.stack([_to_tensor(img) for img in images]), bb.spec)
     y = torch.tensor([3, 141, 3])
     perm = torch.tensor([2, 0, 1])
     box_a, box_b = (20, 30, 120, 200), (50, 0, 200, 100)
@@ -280,7 +280,7 @@ def test_pipeline_leaves_models_clean(photo_pair):
 
 @pytest.mark.parametrize("net", [NET, "tf_efficientnet_lite0"])
 def test_normalisation_is_the_textbook_formula(net):
-    from snapmix_demo.pipeline import _normalise
+    from snapmix_demo.snapmix import normalise
 
     bb = cached_backbone(net, weights="random")
     images = [
@@ -289,4 +289,6 @@ def test_normalisation_is_the_textbook_formula(net):
     ]
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (bb.spec.mean, bb.spec.std))
     expected = (torch.stack(images).double() / 255 - mean.double()) / std.double()
-    torch.testing.assert_close(_normalise(images, bb).double(), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(normalise(torch.stack(images), bb.spec).double(), expected, atol=1e-5, rtol=0)
+    arrays = np.stack([img.permute(1, 2, 0).numpy() for img in images])  # (N, H, W, 3), as PIL gives them
+    assert torch.equal(normalise(arrays, bb.spec), normalise(torch.stack(images), bb.spec))

@@ -1,4 +1,4 @@
-"""The formulas of SNAPMIX.md on tiny maps and boxes whose numbers are worked out by hand."""
+"""SnapMix's formulas (Huang, Wang, Tao, AAAI 2021; `snapmix_demo/snapmix.py`) on tiny maps and boxes, by hand."""
 
 import numpy as np
 import pytest
@@ -176,6 +176,15 @@ def test_paste_uint8_images_round_trip_exactly_for_same_size_boxes():
     assert torch.equal(mixed[:, :4, :4], b[:, 5:, 7:])
 
 
+def test_paste_rounds_a_resized_uint8_patch_instead_of_truncating_it():
+    # A 1x2 crop (0, 1) resized to 1x4, half-pixel bilinear: source columns -0.25 (clamped to 0), 0.25, 0.75,
+    # 1.25 (clamped to 1) give 0, 0.25, 0.75, 1; rounded 0, 0, 1, 1 (truncation would give 0, 0, 0, 1).
+    a = torch.zeros(1, 1, 4, dtype=torch.uint8)
+    b = torch.tensor([[[0, 1]]], dtype=torch.uint8)
+    assert paste(a, b, (0, 0, 1, 4), (0, 0, 1, 2)).tolist() == [[[0, 0, 1, 1]]]
+    assert paste(a.float(), b.float(), (0, 0, 1, 4), (0, 0, 1, 2)).tolist() == [[[0.0, 0.25, 0.75, 1.0]]]
+
+
 # ## 4. Batches
 
 
@@ -233,6 +242,16 @@ def test_batch_mix_still_unpacks_as_four_tensors(small_model):
     assert not mix.fallback_a.any() and torch.equal(mix.y_b, y[mix.perm])
 
 
+def test_batch_mix_indexes_and_slices_like_the_four_tuple(small_model):
+    x, y = _batch(3)
+    mix = snapmix_batch(x, y, small_model, generator=torch.Generator().manual_seed(1))
+    as_tuple = (mix.x, mix.y_b, mix.rho_a, mix.rho_b)
+    assert len(mix) == 4 and mix[0] is mix.x and mix[3] is mix.rho_b and mix[-1] is mix.rho_b
+    assert all(p is q for p, q in zip(mix[:4], as_tuple, strict=True)) and len(mix[1:3]) == 2
+    with pytest.raises(IndexError):
+        mix[4]
+
+
 def test_snapmix_batch_is_seeded_and_restores_train_mode(small_model):
     x, y = _batch(4)
     small_model.train()
@@ -256,8 +275,9 @@ def test_snapmix_batch_probability_gate(small_model):
     assert mix.rho_a.tolist() == [1.0, 1.0, 1.0] and mix.rho_b.tolist() == [0.0, 0.0, 0.0]
     assert not mix.mixed and mix.box_a is None and mix.perm is None
     assert mix.fallback_a.tolist() == [False, False, False] == mix.fallback_b.tolist()
-    with pytest.raises(ValueError, match="prob"):
-        snapmix_batch(x, y, small_model, prob=1.5, generator=torch.Generator())
+    for bad in (1.5, -0.1, float("nan"), True, "0.5", None):
+        with pytest.raises(ValueError, match="prob"):
+            snapmix_batch(x, y, small_model, prob=bad, generator=torch.Generator())
 
 
 def test_snapmix_batch_of_one_sample(small_model):

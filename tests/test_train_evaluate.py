@@ -8,9 +8,10 @@ import torch
 from PIL import Image
 
 from snapmix_demo import snapmix_pair, weights
-from snapmix_demo.evaluate import _fidelity_rows, _fidelity_summary, _pointing_hits
+from snapmix_demo.evaluate import _pointing_hits, fidelity_rows, fidelity_summary
 from snapmix_demo.evaluate import main as evaluate_main
 from snapmix_demo.shapes import CLASSES, make_arrays
+from snapmix_demo.snapmix import box_area, box_mass, rand_box, sample_lam
 from snapmix_demo.train import initial_model, save_bundled, train
 
 
@@ -48,16 +49,55 @@ def test_training_refuses_seeds_from_the_held_out_range():
         train("mobilenet_v2", steps=1, final_steps=0, seed=200)
 
 
-def test_perfect_maps_give_perfect_fidelity_and_cutmix_does_not():
+def test_perfect_maps_give_perfect_fidelity_and_area_rules_do_not():
     _, masks, _ = make_arrays(range(40), 64)
     spms = masks / masks.sum(axis=(1, 2), keepdims=True)
-    fid = _fidelity_summary(_fidelity_rows(spms, np.zeros(40, bool), masks, pairs=300, seed=0))
-    assert fid["spearman_rho_a"] == pytest.approx(1.0, abs=1e-3)  # float round-off breaks rank ties
-    assert fid["spearman_rho_b"] == pytest.approx(1.0, abs=1e-3)
-    assert fid["mae_rho_a"] == pytest.approx(0.0, abs=1e-9)
-    assert fid["mae_rho_b"] == pytest.approx(0.0, abs=1e-9)
-    assert fid["spearman_cutmix_b"] < 0.9, "area is a poor proxy for the object's share"
-    assert fid["mae_cutmix_b"] > 0.1
+    rows = fidelity_rows(spms, np.zeros(40, bool), masks, pairs=300, rng=np.random.default_rng(0))
+    fid = fidelity_summary(rows)
+    for side in "ab":
+        assert fid[f"spearman_rho_{side}"] == pytest.approx(1.0, abs=1e-3)  # float round-off breaks rank ties
+        assert fid[f"mae_rho_{side}"] == pytest.approx(0.0, abs=1e-9)
+        for rule in ("area", "cutmix"):
+            assert fid[f"spearman_{rule}_{side}"] < 0.9, "area is a poor proxy for the object's share"
+            assert fid[f"mae_{rule}_{side}"] > 0.05
+
+
+def test_cutmix_is_scored_against_its_own_box_in_both_images():
+    """Objects that fill their images: every box holds exactly its area's share, so a fair set-up finds both area
+    rules exact. Scoring CutMix's weight for B (the area of box A) against box B, as before, would not."""
+    masks = np.ones((6, 20, 30), bool)
+    spms = np.full((6, 20, 30), 1 / 600)
+    rows = fidelity_rows(spms, np.zeros(6, bool), masks, pairs=50, rng=np.random.default_rng(1))
+    for side in "ab":
+        np.testing.assert_allclose(rows[f"cutmix_{side}"], rows[f"cutmix_true_{side}"], atol=1e-12)
+        np.testing.assert_allclose(rows[f"area_{side}"], rows[f"true_{side}"], atol=1e-12)
+        np.testing.assert_allclose(rows[f"rho_{side}"], rows[f"true_{side}"], atol=1e-9)
+    np.testing.assert_allclose(rows["cutmix_a"] + rows["cutmix_b"], 1.0), "one box: the two weights share the image"
+    assert not np.allclose(rows["area_b"], 1 - rows["area_a"]), "SnapMix's two boxes are drawn independently"
+
+
+def test_fidelity_rows_by_hand():
+    """One pair, boxes drawn from a known generator, weights and truths worked out from the boxes."""
+    masks = np.zeros((2, 10, 10), bool)
+    masks[0, :5] = True  # A's object: the top half
+    masks[1, :, :5] = True  # B's object: the left half
+    spms = masks / 50.0
+    degenerate = np.array([False, True])  # B's map is flat: its weight falls back to 1 - area of box A
+    rng = np.random.default_rng(7)
+    rows = fidelity_rows(spms, degenerate, masks, pairs=1, rng=rng)
+    replay = np.random.default_rng(7)
+    i, j = replay.choice(2, size=2, replace=False)
+    box_a, box_b, box = (rand_box(10, 10, sample_lam(5.0, replay), replay) for _ in range(3))
+    area_a = box_area(box_a) / 100
+    rho_a = 1 - area_a if degenerate[i] else 1 - box_mass(spms[i], box_a)
+    rho_b = area_a if degenerate[j] else box_mass(spms[j], box_b)  # a flat map: 1 - area_lambda(box A)
+    assert (rows["rho_a"][0], rows["rho_b"][0]) == pytest.approx((rho_a, rho_b))
+    assert rows["true_a"][0] == pytest.approx(1 - box_mass(masks[i], box_a) / masks[i].sum())
+    assert rows["area_a"][0] == pytest.approx(1 - area_a)
+    assert rows["area_b"][0] == pytest.approx(box_area(box_b) / 100)
+    assert rows["cutmix_b"][0] == pytest.approx(box_area(box) / 100)
+    assert rows["cutmix_true_b"][0] == pytest.approx(box_mass(masks[j], box) / masks[j].sum())
+    assert rows["true_b"][0] == pytest.approx(box_mass(masks[j], box_b) / masks[j].sum())
 
 
 def test_pointing_game_hits_within_the_tolerance_only():
@@ -84,8 +124,12 @@ def test_the_evaluation_command_prints_the_table_and_plots_the_scatter(bundled_d
     model = train("mobilenet_v2", steps=1, final_steps=0, batch_size=4, size=64)
     save_bundled(model, "mobilenet_v2", command="python -m snapmix_demo.train --steps 1", evaluation=None, seconds=1)
     plot = tmp_path / "fidelity.png"
-    assert evaluate_main(["--images", "8", "--pairs", "20", "--plot", str(plot)]) == 0
+    record = tmp_path / "results" / "evaluate.jsonl"
+    assert evaluate_main(["--images", "8", "--pairs", "20", "--plot", str(plot), "--record", str(record)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("| backbone | accuracy |") and "| mobilenet_v2 |" in out
     with Image.open(plot) as picture:
-        assert picture.size == (900, 420)
+        assert picture.size == (1200, 420)
+    (entry,) = [json.loads(line) for line in record.read_text().splitlines()]
+    assert entry["command"] == f"python -m snapmix_demo.evaluate --images 8 --pairs 20 --plot {plot} --record {record}"
+    assert entry["results"][0]["backbone"] == "mobilenet_v2" and entry["results"][0]["pairs"] == 20

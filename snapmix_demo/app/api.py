@@ -17,6 +17,7 @@ import gradio as gr
 from gradio_client import handle_file
 
 from snapmix_demo.app.handlers import GENERIC, PREDICTED, message_for, run_pair
+from snapmix_demo.errors import UserError
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 
 __all__ = ["EXAMPLE_IMAGE", "api_inputs", "snapmix"]
@@ -60,7 +61,7 @@ def snapmix(
     try:
         request = (image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
         res = run_pair(*request, checkpoint, classes)
-    except ValueError as e:  # the core's messages are for the user; <, > and & escaped (Gradio shows errors as HTML)
+    except UserError as e:  # the core's messages are for the user; <, > and & escaped (Gradio shows errors as HTML)
         raise gr.Error(html.escape(message_for(e, labels={}), quote=False), print_exception=False) from None
     except Exception:
         logger.exception("unexpected error in /snapmix")

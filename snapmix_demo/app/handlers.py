@@ -28,7 +28,7 @@ from PIL import Image
 from snapmix_demo.app.files import write_result_files
 from snapmix_demo.app.settings import checkpoint_uploads
 from snapmix_demo.backbones import BACKBONES, get_spec
-from snapmix_demo.errors import InputError
+from snapmix_demo.errors import InputError, UserError
 from snapmix_demo.explain import (
     alt_texts,
     banner_html,
@@ -172,11 +172,16 @@ class Shown:
 
 
 def message_for(error: Exception, labels: dict[str, str] = FIELD_LABELS) -> str:
-    """A user-facing sentence for a known error; an `InputError` is named by its field's label (else `field`)."""
+    """A user-facing sentence for one of our `UserError`s; any other exception gets the generic message.
+
+    An `InputError` is named by its field's label (else `field`).
+    """
     if isinstance(error, InputError):
         text = f"{labels.get(error.field, f'`{error.field}`')}: {error.problem}"
-    else:
+    elif isinstance(error, UserError):
         text = str(error)
+    else:  # not ours to word (a ValueError from numpy or torch too): the callers log it
+        return GENERIC
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
@@ -522,7 +527,7 @@ def _run(request: tuple, display: tuple, progress: gr.Progress) -> tuple:
         page_beta(request[7])
         _ensure_weights(request[2], request[3], progress)
         res = run_pair(*request)
-    except ValueError as e:  # InputError, ImageError, DownloadError: the message is for the user
+    except UserError as e:  # InputError, ImageError, DownloadError: the message is for the user
         return _failed(request, display, message_for(e))
     except Exception:
         logger.exception("unexpected error while running a pair")

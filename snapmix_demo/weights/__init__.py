@@ -21,10 +21,7 @@ import importlib.resources
 import json
 import logging
 import os
-import threading
 import urllib.parse
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +29,8 @@ import torch
 from torch import nn
 
 from snapmix_demo.backbones import BackboneSpec, PackagedWeights, build_model, get_spec
-from snapmix_demo.errors import excerpt
+from snapmix_demo.cache import BoundedCache
+from snapmix_demo.errors import UserError, excerpt
 from snapmix_demo.weights.checkpoints import (
     KEY_MAPS,
     fit_problems,
@@ -210,7 +208,7 @@ def _from_bundled(spec: BackboneSpec) -> tuple[nn.Module, WeightsInfo] | None:
         return None
     path = BUNDLED_DIR / entry["file"]
     if sha256(path) != entry["sha256"]:
-        raise ValueError(f"bundled weights `{path.name}` do not match their sha256 in the manifest; restore the file")
+        raise UserError(f"bundled weights `{path.name}` do not match their sha256 in the manifest; restore the file")
     state = {k: v.float() for k, v in load_checkpoint(path).items()}  # stored in half precision, computed in float32
     classes = tuple(entry["classes"])
     model = build_model(spec.name, num_classes=len(classes))
@@ -228,7 +226,7 @@ def _random(spec: BackboneSpec, why: str = "") -> tuple[nn.Module, WeightsInfo]:
 def _resolve(name: str, weights: str) -> tuple[nn.Module, WeightsInfo]:
     spec = get_spec(name)
     if weights not in WEIGHT_CHOICES:
-        raise ValueError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(WEIGHT_CHOICES)}")
+        raise UserError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(WEIGHT_CHOICES)}")
     if weights == "random":
         return _random(spec)
     if weights == "imagenet":
@@ -236,9 +234,7 @@ def _resolve(name: str, weights: str) -> tuple[nn.Module, WeightsInfo]:
     if weights == "shapes":
         if found := _from_bundled(spec):
             return found
-        raise ValueError(
-            f"no bundled shapes weights for `{name}`; available here: {', '.join(available_weights(name))}"
-        )
+        raise UserError(f"no bundled shapes weights for `{name}`; available here: {', '.join(available_weights(name))}")
     if found := _from_package(spec) or _from_hub_or_download(spec) or _from_bundled(spec):
         return found
     logger.warning("no pretrained weights for %s offline: using random init", name)
@@ -258,7 +254,7 @@ def _from_checkpoint(
     if problems:
         others = similar_backbones(checkpoint.state, spec.name)
         hint = f" It looks like a checkpoint of {' or '.join(f'`{n}`' for n in others)}." if others else ""
-        raise ValueError(
+        raise UserError(
             f"checkpoint `{excerpt(checkpoint.name)}` does not fit backbone `{spec.name}`: {'; '.join(problems)}.{hint}"
         )
     classes = class_names(names, count)
@@ -296,10 +292,10 @@ def _load_checkpoint(name: str, path: str | os.PathLike, names: tuple[str, ...] 
 
 def _check_weights(weights: str, checkpoint: object) -> None:
     if weights == "checkpoint" and checkpoint is None:
-        raise ValueError("weights `checkpoint` need a `checkpoint` file")
+        raise UserError("weights `checkpoint` need a `checkpoint` file")
     allowed = ("auto", "checkpoint") if checkpoint is not None else WEIGHT_CHOICES
     if weights not in allowed:
-        raise ValueError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(allowed)}")
+        raise UserError(f"unknown weights `{excerpt(weights)}`; choose one of: {', '.join(allowed)}")
 
 
 def load_backbone(
@@ -319,49 +315,7 @@ def load_backbone(
     return _load(name, weights).model
 
 
-class _ModelCache:
-    """LRU of built models; concurrent first requests for one key build it once."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._models: OrderedDict[tuple, Backbone] = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple, threading.Lock] = {}
-        self.builds = 0
-
-    def get(self, key: tuple, build: Callable[[], Backbone]) -> Backbone:
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        try:
-            with key_lock:
-                return self._build_once(key, build)
-        finally:
-            with self._lock:  # released on every path, failures included: no lock per bad key is kept
-                if not key_lock.locked():
-                    self._key_locks.pop(key, None)
-
-    def _build_once(self, key: tuple, build: Callable[[], Backbone]) -> Backbone:
-        with self._lock:
-            if key in self._models:
-                return self._models[key]
-        backbone = build()
-        backbone.model.requires_grad_(False)  # shared between requests: read-only
-        with self._lock:
-            self.builds += 1
-            self._models[key] = backbone
-            while len(self._models) > self.maxsize:
-                self._models.popitem(last=False)
-        return backbone
-
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
-
-
-_cache = _ModelCache(MODEL_CACHE_SIZE)
+_cache: BoundedCache[Backbone] = BoundedCache(MODEL_CACHE_SIZE)
 
 
 def cached_backbone(
@@ -374,10 +328,16 @@ def cached_backbone(
     get_spec(name)  # fail fast, with the helpful message, before taking any lock
     _check_weights(weights, checkpoint)
     if checkpoint is None:
-        return _cache.get((name, weights), lambda: _load(name, weights))
+        return _cache.get_or_build((name, weights), lambda: _shared(_load(name, weights)))
     names = class_list(classes)
     key = (name, "checkpoint", checkpoint_digest(checkpoint), names)
-    return _cache.get(key, lambda: _load_checkpoint(name, checkpoint, names))
+    return _cache.get_or_build(key, lambda: _shared(_load_checkpoint(name, checkpoint, names)))
+
+
+def _shared(backbone: Backbone) -> Backbone:
+    """`backbone` made read-only: a cached model is shared between requests."""
+    backbone.model.requires_grad_(False)
+    return backbone
 
 
 def clear_model_cache() -> None:
@@ -387,10 +347,9 @@ def clear_model_cache() -> None:
 
 def model_cache_info() -> dict[str, object]:
     """Cached keys, bound, number of builds so far and pending build locks."""
-    with _cache._lock:
-        return {
-            "keys": list(_cache._models),
-            "maxsize": _cache.maxsize,
-            "builds": _cache.builds,
-            "key_locks": len(_cache._key_locks),
-        }
+    return {
+        "keys": _cache.keys(),
+        "maxsize": _cache.maxsize,
+        "builds": _cache.builds,
+        "key_locks": _cache.pending_builds,
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from snapmix_demo.errors import excerpt
+from snapmix_demo.errors import UserError, excerpt
 from snapmix_demo.weights.download import expected_prefix, sha256
 
 __all__ = [
@@ -26,7 +26,7 @@ def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
-        raise ValueError(f"checkpoint `{path.name}` could not be loaded safely ({type(e).__name__}); delete it") from e
+        raise UserError(f"checkpoint `{path.name}` could not be loaded safely ({type(e).__name__}); delete it") from e
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
@@ -76,7 +76,7 @@ def _effnet_pt_name(key: str, blocks: Sequence[str], expanded: set[int]) -> str:
             return ".".join([blocks[index], layer, *parts[3:]])
     elif parts[0] in _EFFNET_PT_TOP:
         return ".".join([_EFFNET_PT_TOP[parts[0]], *parts[1:]])
-    raise ValueError(f"checkpoint key `{excerpt(key, 80)}` has no counterpart in the model")
+    raise UserError(f"checkpoint key `{excerpt(key, 80)}` has no counterpart in the model")
 
 
 def map_efficientnet_pytorch_keys(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
@@ -93,7 +93,7 @@ def map_efficientnet_pytorch_keys(state: dict[str, torch.Tensor], model: nn.Modu
     if len(mapped) != len(state):
         problems.append(f"{len(state) - len(mapped)} keys mapped onto names already taken")
     if problems:
-        raise ValueError(
+        raise UserError(
             f"the EfficientNet-PyTorch checkpoint does not fit {type(model).__name__}: {'; '.join(problems)}"
         )
     return mapped
@@ -117,5 +117,5 @@ def verify_name_hash(path: Path) -> None:
         return
     prefix = expected_prefix(path.name)
     if not sha256(path).startswith(prefix):
-        raise ValueError(f"weights file `{path.name}` does not match the sha256 prefix in its name; reinstall it")
+        raise UserError(f"weights file `{path.name}` does not match the sha256 prefix in its name; reinstall it")
     _verified.add(path)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from snapmix_demo.errors import excerpt
+from snapmix_demo.errors import UserError, excerpt
 
 __all__ = [
     "DOWNLOAD_TIMEOUT_S",
@@ -37,7 +37,7 @@ MAX_DOWNLOAD_BYTES = 1 << 30  # a mirror that never stops sending cannot fill th
 Progress = Callable[[int, int | None], None]  # (bytes so far, total bytes or None)
 
 
-class DownloadError(ValueError):
+class DownloadError(UserError):
     """Weights could not be downloaded or failed verification; the message says why."""
 
 

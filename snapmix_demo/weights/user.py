@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from snapmix_demo.backbones import BACKBONES, build_model, get_spec
-from snapmix_demo.errors import excerpt
+from snapmix_demo.errors import UserError, excerpt
 from snapmix_demo.weights.checkpoints import remap_densenet_keys
 from snapmix_demo.weights.download import sha256
 
@@ -47,7 +47,7 @@ def checkpoint_digest(path: str | os.PathLike) -> str:
     try:
         info = os.stat(path)
     except OSError as e:
-        raise ValueError(f"checkpoint `{excerpt(Path(path).name)}` could not be read") from e
+        raise UserError(f"checkpoint `{excerpt(Path(path).name)}` could not be read") from e
     key = (os.path.realpath(path), info.st_size, info.st_mtime_ns)
     if key not in _digests:
         if len(_digests) >= 256:
@@ -81,10 +81,10 @@ def read_checkpoint(path: str | os.PathLike) -> UserCheckpoint:
     try:
         size = path.stat().st_size
     except OSError as e:
-        raise ValueError(f"{label} could not be read") from e
+        raise UserError(f"{label} could not be read") from e
     limit = f"{CHECKPOINT_MAX_BYTES / (1024 * 1024):g} MB (SNAPMIX_CHECKPOINT_MAX_MB)"
     if size > CHECKPOINT_MAX_BYTES:
-        raise ValueError(f"{label} is larger than {limit}")
+        raise UserError(f"{label} is larger than {limit}")
     unsafe = (
         f"{label} could not be loaded safely: it is not a PyTorch checkpoint, or it holds objects other than "
         "tensors and plain values (only weights_only=True loading is allowed)"
@@ -92,13 +92,13 @@ def read_checkpoint(path: str | os.PathLike) -> UserCheckpoint:
     try:
         unpacked = _unpacked_size(path)
     except (OSError, zipfile.BadZipFile, ValueError) as e:
-        raise ValueError(unsafe) from e
+        raise UserError(unsafe) from e
     if unpacked > CHECKPOINT_MAX_BYTES:
-        raise ValueError(f"{label} unpacks to more than {limit}")
+        raise UserError(f"{label} unpacks to more than {limit}")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # untrusted bytes: torch's unpickler also raises IndexError, struct.error, ...
-        raise ValueError(unsafe) from e
+        raise UserError(unsafe) from e
     state = _strip_wrappers(_unnest(loaded, label))
     return UserCheckpoint(remap_densenet_keys(state), path.name, checkpoint_digest(path))
 
@@ -125,7 +125,7 @@ def _unnest(loaded: object, label: str) -> dict[str, torch.Tensor]:
                 break
     tensors = isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values())
     if not tensors or not all(isinstance(k, str) for k in loaded):
-        raise ValueError(f"{label} holds no state dict of tensors (nor one under 'state_dict' or 'model')")
+        raise UserError(f"{label} holds no state dict of tensors (nor one under 'state_dict' or 'model')")
     return loaded
 
 
@@ -163,7 +163,7 @@ def class_list(classes: Classes) -> tuple[str, ...] | None:
         return None
     names = _read_names(classes) if isinstance(classes, str | os.PathLike) else [str(c).strip() for c in classes]
     if too_long := next((n for n in names if len(n) > CLASS_NAME_MAX_CHARS), None):
-        raise ValueError(f"class name `{excerpt(too_long)}` is longer than {CLASS_NAME_MAX_CHARS} characters")
+        raise UserError(f"class name `{excerpt(too_long)}` is longer than {CLASS_NAME_MAX_CHARS} characters")
     return tuple(names)
 
 
@@ -176,7 +176,7 @@ def class_names(names: tuple[str, ...] | None, count: int) -> tuple[str, ...]:
     if names is None:
         return tuple(f"class {i}" for i in range(count))
     if len(names) != count:
-        raise ValueError(
+        raise UserError(
             f"the class list has {len(names)} name{'s' * (len(names) != 1)}, but the checkpoint's classifier "
             f"predicts {count} classes; "
             "give one name per class, one per line"
@@ -188,11 +188,11 @@ def _read_names(path: str | os.PathLike) -> list[str]:
     """Non-empty lines of a UTF-8 text file of class names."""
     try:
         if os.path.getsize(path) > CLASSES_MAX_BYTES:
-            raise ValueError(f"the class list is larger than {CLASSES_MAX_BYTES // 1024} KB")
+            raise UserError(f"the class list is larger than {CLASSES_MAX_BYTES // 1024} KB")
         with open(path, encoding="utf-8") as f:
             return [line.strip() for line in f if line.strip()]
     except (OSError, UnicodeDecodeError) as e:
-        raise ValueError("the class list could not be read: give a UTF-8 text file with one name per line") from e
+        raise UserError("the class list could not be read: give a UTF-8 text file with one name per line") from e
 
 
 @functools.cache
