@@ -286,7 +286,8 @@ def _wire(ui: SimpleNamespace) -> None:
     check = {"fn": handlers.on_banner, "inputs": [ui.state, *request, *display], "outputs": ui.banner, **private, **RAW}
 
     def then_check(event) -> None:  # a run's banner is re-checked against the controls as they are now
-        event.then(**check, concurrency_id="check").then(links.link_html, [ui.state, *display], ui.link, **private)
+        checked = event.then(**check, concurrency_id="check")
+        checked.then(links.link_html, [ui.state, *display], ui.link, **private, **RAW)  # raw: any typed opacity
 
     then_check(ui.run.click(handlers.on_run, [*request, *display], outputs, **run))
     new_seed = ui.new_boxes.click(handlers.on_new_boxes, ui.seed, ui.seed, **private)

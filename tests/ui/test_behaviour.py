@@ -111,7 +111,7 @@ def test_a_new_upload_reruns_with_both_images(page):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("#seed input", "1.5", "Seed of the boxes: must be a whole number from 0 to 2^63 - 1, got 1.5"),
+        ("#seed input", "1.5", "Seed of the boxes: must be a whole number from 0 to 2^63 - 1 written with the digits"),
         ("#seed input", "-3", "Seed of the boxes: must be a whole number"),
         ("#box-a textarea, #box-a input", "10 10 100", "Box A: must be four whole numbers"),
         ("#box-b textarea, #box-b input", "1_0 0 50 50", "Box B: must be four whole numbers"),
