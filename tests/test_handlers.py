@@ -11,7 +11,7 @@ from snapmix_demo.app.examples import PHOTOS, SHAPES
 from snapmix_demo.backbones import get_spec
 from snapmix_demo.errors import InputError
 from snapmix_demo.imageio import ImageError
-from snapmix_demo.inputs import seed_value
+from snapmix_demo.inputs import seed_text
 from tests._checkpoints import CLASSES, write_checkpoint, write_classes
 
 LITE0 = "tf_efficientnet_lite0"
@@ -153,14 +153,14 @@ def test_own_checkpoint_requests_name_what_is_missing():
     [("0", 0), ("9223372036854775807", 2**63 - 1), (" 12 ", 12), (7, 7)],
 )
 def test_seeds_are_text_with_the_command_lines_rules(typed, expected):
-    assert seed_value(typed, "seed") == expected
+    assert seed_text(typed, "seed") == expected
     assert handlers.message_for(InputError("seed", "x")).startswith("Seed of the boxes: ")
 
 
 @pytest.mark.parametrize("typed", ["1e3", "1.5", "-3", "", "9223372036854775808", "1_0", "1" * 300])
 def test_seeds_the_command_line_refuses_are_refused_in_the_app_too(typed):
     with pytest.raises(InputError, match=r"must be a whole number from 0 to 2\^63 - 1|has more than 19 digits") as e:
-        seed_value(typed, "seed")
+        seed_text(typed, "seed")
     assert e.value.field == "seed"
 
 

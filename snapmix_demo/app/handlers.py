@@ -41,7 +41,7 @@ from snapmix_demo.explain import (
 )
 from snapmix_demo.exports import FULL_MAX_SIDE, result_files
 from snapmix_demo.imageio import MAX_BYTES, load_image
-from snapmix_demo.inputs import beta_value, prob_value, seed_value
+from snapmix_demo.inputs import beta_value, prob_value, seed_text
 from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
 from snapmix_demo.render import COLORMAPS
@@ -430,7 +430,7 @@ def run_pair(
         target_a=target_a,
         target_b=target_b,
         beta=beta,
-        seed=seed,
+        seed=seed_text(seed),  # the page's seed is text: plain digits, as on the command line
         box_a=box_a,
         box_b=box_b,
         checkpoint=checkpoint,
@@ -652,7 +652,7 @@ def on_new_boxes(seed):
     A bad seed is left for the run to report.
     """
     try:
-        value = seed_value(seed)
+        value = seed_text(seed)
     except InputError:
         return gr.skip()
     if value == LAST_SEED:
