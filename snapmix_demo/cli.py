@@ -1,8 +1,6 @@
 """Command line over the pair pipeline: `python -m snapmix_demo IMAGE_A IMAGE_B --out DIR`."""
 
 import argparse
-import io
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -10,10 +8,12 @@ from pathlib import Path
 
 from snapmix_demo.backbones import BACKBONES
 from snapmix_demo.errors import InputError, UserError
-from snapmix_demo.inputs import SEED_DIGITS, box_value, digits, seed_value
+from snapmix_demo.exports import FULL_MAX_SIDE, result_files
+from snapmix_demo.imageio import load_image
+from snapmix_demo.inputs import SEED_DIGITS, box_value, digits, prob_value, seed_value
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair
-from snapmix_demo.render import COLORMAPS, mixed_view, overlays
+from snapmix_demo.render import COLORMAPS
 from snapmix_demo.weights import WEIGHT_CHOICES
 
 __all__ = ["main"]
@@ -66,7 +66,10 @@ def _write(out: Path, files: dict[str, bytes]) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m snapmix_demo",
-        description="SnapMix two images: writes both CAM overlays, the mixed image and result.json.",
+        description=(
+            "SnapMix two images: writes what the app offers for download: result.json, both CAM overlays and the "
+            "mixed image in the model-input frame and at the images' own resolution (*_full.png), and both maps (.npy)."
+        ),
     )
     p.add_argument("image_a", type=Path, help="image that receives the patch")
     p.add_argument("image_b", type=Path, help="image the patch is cut from")
@@ -108,9 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out.exists() and not args.out.is_dir():  # checked before the model runs; writing checks the rest
         parser.exit(2, f"{parser.prog}: error: --out: {args.out} exists and is not a folder\n")
     try:
+        data = (args.image_a.read_bytes(), args.image_b.read_bytes())
+        alpha = prob_value(args.alpha, "alpha")
         res = snapmix_pair(
-            args.image_a.read_bytes(),
-            args.image_b.read_bytes(),
+            *data,
             backbone=args.backbone,
             mode=args.mode,
             weights=args.weights,
@@ -123,7 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             box_a=args.box_a,
             box_b=args.box_b,
         )
-        cam_a, cam_b = overlays(res, cmap=args.cmap, alpha=args.alpha)
+        side = (FULL_MAX_SIDE, FULL_MAX_SIDE)
+        originals = (load_image(data[0], min_size=side), load_image(data[1], min_size=side))
+        names = (args.image_a.name, args.image_b.name)
+        files = result_files(res, cmap=args.cmap, alpha=alpha, names=names, originals=originals)
     except InputError as e:
         parser.exit(2, f"{parser.prog}: error: {_option(e.field)}: {e.problem}\n")
     except (OSError, UserError) as e:  # an unreadable file; ImageError, DownloadError, a checkpoint that does not fit
@@ -131,9 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:  # a ValueError from numpy or torch included: ours to fix, not the user's input
         logger.exception("internal error while running the pair")
         parser.exit(1, f"{parser.prog}: internal error (not a problem with the input); the details are above\n")
-    files = {"cam_a.png": _png(cam_a), "cam_b.png": _png(cam_b), "mixed.png": _png(mixed_view(res))}
     try:
-        _write(args.out, files | {"result.json": (json.dumps(res.to_dict(), indent=2) + "\n").encode()})
+        _write(args.out, files)
     except OSError as e:
         parser.exit(2, f"{parser.prog}: error: --out: {_reason(e)}\n")
     print(
@@ -148,12 +154,6 @@ def _reason(e: Exception) -> str:
     if isinstance(e, OSError) and e.strerror:
         return f"{e.strerror} ({e.filename})" if e.filename else e.strerror
     return " ".join(str(e).split())
-
-
-def _png(img) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 if __name__ == "__main__":

@@ -11,11 +11,15 @@ from snapmix_demo.backbones import get_spec
 from snapmix_demo.pipeline import PairResult
 from snapmix_demo.render import COLOR_A, COLOR_B
 from snapmix_demo.snapmix import Box, box_area
+from snapmix_demo.weights import weights_classes
 
 __all__ = [
+    "LOW_CONFIDENCE",
+    "alt_texts",
     "banner_html",
     "caption_html",
     "error_html",
+    "low_confidence",
     "mixed_caption_html",
     "status_html",
     "topk_html",
@@ -24,6 +28,10 @@ __all__ = [
 
 _GREY_A, _GREY_B = "#64748b", "#94a3b8"
 _RANDOM = "random weights: this class means nothing"
+# A predicted top-1 below this is flagged. Measured with the ImageNet Lite0 (benchmarks/results/confidence.txt):
+# flat, noise and gradient images reach at most 0.13, the example photos 0.41-0.88; the astronaut, which has no
+# ImageNet class, gets "football helmet" at 0.19 and is rightly flagged too.
+LOW_CONFIDENCE = 0.2
 
 
 def _esc(text: object) -> str:
@@ -44,12 +52,24 @@ def _side(res: PairResult, side: str) -> dict:
     }
 
 
+def low_confidence(res: PairResult, side: str) -> bool:
+    """The side's class is a trained model's prediction with a top-1 probability below `LOW_CONFIDENCE`."""
+    f = _side(res, side)
+    return res.weights_kind != "random" and not f["chosen"] and f["prob"] < LOW_CONFIDENCE
+
+
 def _class_line(res: PairResult, side: str) -> str:
     f = _side(res, side)
     how = "chosen" if f["chosen"] else "predicted"
     if res.weights_kind == "random":
         return f'<span class="meaningless">{side}: {_esc(f["label"])}</span> ({how}, p = {f["prob"]:.2f}; {_RANDOM})'
-    return f'<b style="color:{f["color"]}">{side}: {_esc(f["label"])}</b> ({how}, p = {f["prob"]:.2f})'
+    line = f'<b style="color:{f["color"]}">{side}: {_esc(f["label"])}</b> ({how}, p = {f["prob"]:.2f})'
+    if low_confidence(res, side):
+        line += (
+            f' <span class="lowconf">⚠ low confidence (p &lt; {LOW_CONFIDENCE:.2f}): the model does not recognise '
+            "this image; its CAM shows where a weak guess looks</span>"
+        )
+    return line
 
 
 def caption_html(res: PairResult, side: str) -> str:
@@ -68,6 +88,25 @@ def caption_html(res: PairResult, side: str) -> str:
     else:
         share = f"box B holds {f['share'] * 100:.0f} % of B's CAM → B gets {f['rho']:.2f}"
     return f'<div class="caption">{_class_line(res, side)}<br>{share}</div>'
+
+
+def alt_texts(res: PairResult) -> dict[str, str]:
+    """What each result picture shows, in words, for screen readers (plain text: Gradio sets it as `alt`)."""
+
+    def cam(side: str, where: str) -> str:
+        f = _side(res, side)
+        held = "a flat map" if f["share"] is None else f"{f['share'] * 100:.0f} % of the map"
+        return (
+            f"Class activation map of image {side} for '{f['label']}', box {side} "
+            f"{_box_text(f['box'])} ({where}) outlined: it holds {held}."
+        )
+
+    mixed = (
+        f"Image A with box A {_box_text(res.box_a)} replaced by image B's box B {_box_text(res.box_b)}, outlined."
+        if res.mixed_applied
+        else "Image A unchanged: the box is empty."
+    )
+    return {"cam_a": cam("A", "where the patch lands"), "cam_b": cam("B", "where the patch is cut"), "mixed": mixed}
 
 
 def mixed_caption_html(res: PairResult) -> str:
@@ -184,6 +223,13 @@ def banner_html(res: PairResult | None, *, stale: bool) -> str:
             '<div class="banner stale"><b>Out of date.</b> The controls have changed since these results were '
             "computed: press <b>Run SnapMix</b> to update them.</div>"
         )
+    if res is not None and res.weights_kind == "shapes":
+        shapes = ", ".join(weights_classes(res.backbone, "shapes"))
+        parts.append(
+            '<div class="banner random"><b>Shapes model.</b> These weights know only eight procedural shapes '
+            f"({_esc(shapes)}) drawn on synthetic backgrounds: on any other picture their classes "
+            "and maps say which shape it looks most like, nothing more.</div>"
+        )
     if res is not None and res.weights_kind == "random":
         parts.append(
             f'<div class="banner random"><b>Random weights.</b> {_esc(res.backbone)} runs on random weights here, '
@@ -193,9 +239,17 @@ def banner_html(res: PairResult | None, *, stale: bool) -> str:
     return "".join(parts)
 
 
-def error_html(message: str) -> str:
-    """The message of a run that failed, shown where the results would be."""
-    return f'<div class="banner error"><b>Could not run SnapMix.</b> {_esc(message)}</div>'
+def error_html(message: str, *, stale: bool = False, heading: str = "Could not run SnapMix.") -> str:
+    """The message of a run that failed, shown where the results would be.
+
+    `stale`: the controls have changed since, so the message may no longer hold: it is marked out of date.
+    """
+    if stale:
+        return (
+            f'<div class="banner error stale"><b>Out of date.</b> The last run failed with the controls as they '
+            f"were then ({_esc(message)}); they have changed since: press <b>Run SnapMix</b> to try again.</div>"
+        )
+    return f'<div class="banner error"><b>{_esc(heading)}</b> {_esc(message)}</div>'
 
 
 def status_html(res: PairResult) -> str:

@@ -9,6 +9,7 @@ with a message fit to show a user.
 import io
 import math
 import os
+import re
 import warnings
 from typing import BinaryIO
 
@@ -180,17 +181,27 @@ def _too_big_message() -> str:
 
 
 def _decode(data: bytes, min_size: tuple[int, int] | None) -> Image.Image:
-    """Open allowlisted formats, check the declared size, decode the first frame, apply EXIF orientation."""
+    """Open allowlisted formats, check the size to decode, decode the first frame, apply EXIF orientation.
+
+    A JPEG that the caller wants smaller (`min_size`) decodes in draft mode, at 1/2, 1/4 or 1/8 of its size
+    straight from the DCT: the pixel cap then applies to that size, so a 48-150 MP photo works while
+    a header that declares billions of pixels is still refused before any pixel is decoded.
+    """
+    draft = min_size is not None and data.startswith(b"\xff\xd8\xff")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns past ~89 MP and refuses past ~179 MP; a JPEG in draft mode is checked on its draft size
+            warnings.simplefilter("ignore" if draft else "error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-            _check_pixels(img.width, img.height, _pixel_cap(img))
+            declared = img.size
+            if not (draft and img.format == "JPEG"):
+                _check_pixels(img.width, img.height, _pixel_cap(img))
             img.seek(0)  # first frame of an animation
             method = _transpose_method(img)
             stored = None if min_size is None else _stored_size(min_size, method)
             if stored is not None and img.format == "JPEG":
                 img.draft(img.mode, stored)  # DCT scaling: 1/2, 1/4 or 1/8 while still covering `stored`
+                _check_pixels(img.width, img.height, _pixel_cap(img), declared)
             img.load()
             small = _shrink(img, stored)
             if method is not None:
@@ -201,7 +212,8 @@ def _decode(data: bytes, min_size: tuple[int, int] | None) -> Image.Image:
     except UnidentifiedImageError as e:  # no allowlisted plugin accepted the header
         raise ImageError(_unidentified_message(data)) from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(_too_many_pixels_message()) from e
+        counted = re.search(r"\((\d+) pixels\)", str(e))  # Pillow's message gives the declared pixel count
+        raise ImageError(_too_many_pixels_message(pixels=int(counted.group(1)) if counted else None)) from e
     except (OSError, ValueError, EOFError, SyntaxError) as e:  # Pillow raises SyntaxError for broken chunks
         raise ImageError(_CORRUPT) from e
 
@@ -273,15 +285,31 @@ def _pixel_cap(img: Image.Image) -> int:
     return min(MAX_PIXELS, MAX_PIXELS_WIDE) if wide else MAX_PIXELS
 
 
-def _check_pixels(width: int, height: int, cap: int | None = None) -> None:
+def _check_pixels(width: int, height: int, cap: int | None = None, declared: tuple[int, int] | None = None) -> None:
+    """Refuse `width` x `height` (the size that would be decoded) above `cap`; the message gives `declared`."""
     cap = MAX_PIXELS if cap is None else cap
     if width < 1 or height < 1:
         raise ImageError("the image has no pixels")
     if width * height > cap:
-        raise ImageError(_too_many_pixels_message(cap))
+        raise ImageError(_too_many_pixels_message(cap, size=declared or (width, height)))
 
 
-def _too_many_pixels_message(cap: int | None = None) -> str:
+def _millions(pixels: int) -> str:
+    return f"{pixels / 1_000_000:,.0f} million" if pixels >= 1_000_000 else f"{pixels:,}"
+
+
+def _too_many_pixels_message(
+    cap: int | None = None, *, size: tuple[int, int] | None = None, pixels: int | None = None
+) -> str:
+    """Why an image is refused, with its size when known (`size` = width, height, or a pixel count)."""
     cap = MAX_PIXELS if cap is None else cap
     limit = f"{cap / 1_000_000:g} million" if cap >= 1_000_000 else f"{cap:,}"
+    if size is not None:
+        pixels = size[0] * size[1]
+        return (
+            f"the image is {size[0]} × {size[1]} pixels ({_millions(pixels)}), more than {limit} pixels; "
+            "please upload a smaller image"
+        )
+    if pixels is not None:
+        return f"the image has {_millions(pixels)} pixels, more than {limit} pixels; please upload a smaller image"
     return f"the image has more than {limit} pixels; please upload a smaller image"

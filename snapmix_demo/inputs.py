@@ -20,6 +20,7 @@ __all__ = [
     "box_value",
     "digits",
     "prob_value",
+    "seed_text",
     "seed_value",
     "shown",
 ]
@@ -65,6 +66,16 @@ def seed_value(value: object, field: str = "seed") -> int:
     if number >= 2**63:
         raise InputError(field, f"must be {what}, got {shown(value)}")
     return number
+
+
+def seed_text(value: object, field: str = "seed") -> int:
+    """A seed as typed into a text field (the app's, the command line's): plain ASCII digits, else as `seed_value`.
+
+    Text keeps every seed up to 2**63 - 1 exact (a float would round it) and refuses `1e3` and `1.5`.
+    """
+    if isinstance(value, str):
+        value = digits(value, field, max_digits=SEED_DIGITS, what="a whole number from 0 to 2^63 - 1")
+    return seed_value(value, field)
 
 
 def beta_value(value: object, field: str = "beta") -> float:

@@ -30,3 +30,11 @@ def gif_declaring(width: int, height: int) -> bytes:
     frame = data.index(b",")  # image descriptor: ',' x y width height
     data[frame + 5 : frame + 9] = struct.pack("<HH", width, height)
     return bytes(data)
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A valid 8x8 baseline JPEG whose frame header (SOF0) is patched to declare `width` x `height`."""
+    data = bytearray(encode(Image.new("RGB", (8, 8), (255, 0, 0)), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)

@@ -1,6 +1,7 @@
 """The real app over loopback through gradio_client: the /snapmix endpoint, its errors, and cheap re-runs."""
 
 import json
+import urllib.request
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,16 @@ def test_only_the_snapmix_endpoint_is_public(client):
         p["parameter_name"] for p in api["named_endpoints"]["/snapmix"]["parameters"] if p["parameter_has_default"]
     }
     assert optional == set(PUBLIC_PARAMETERS) - {"image_a", "image_b"}
+
+
+def test_the_api_pages_sample_sends_images_not_a_pdf(app_url):
+    with urllib.request.urlopen(f"{app_url}gradio_api/info", timeout=30) as response:
+        parameters = json.load(response)["named_endpoints"]["/snapmix"]["parameters"]
+    examples = {p["parameter_name"]: p["example_input"] for p in parameters}
+    assert ".pdf" not in json.dumps(examples), examples
+    for name in ("image_a", "image_b"):
+        assert examples[name]["url"].endswith(".png"), f"{name}: {examples[name]}"
+    assert examples["checkpoint"] is None, "the sample sends no checkpoint"
 
 
 def test_answer_carries_the_result_facts(client):

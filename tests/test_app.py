@@ -34,7 +34,8 @@ def test_spaces_sdk_version_is_the_pinned_gradio():
 
 def test_python_app_py_serves_on_loopback_at_the_given_port(tmp_path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SERVER_NAME")}
+    unset = ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SERVER_NAME", "GRADIO_TEMP_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env |= {"GRADIO_SERVER_PORT": str(port), "TMPDIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -54,6 +55,7 @@ def test_python_app_py_serves_on_loopback_at_the_given_port(tmp_path):
         assert "SnapMix explorer" in page
         assert '"analytics_enabled":false' in page.replace(" ", "")
         assert list(tmp_path.glob("snapmix-results-*")), "the result folder exists while serving"
+        assert list(tmp_path.glob("snapmix-gradio-*")), "Gradio's cache is a folder of this process's own"
     finally:
         proc.terminate()  # SIGTERM, as Spaces and service managers stop it
         output = proc.communicate(timeout=30)[0]
@@ -63,3 +65,8 @@ def test_python_app_py_serves_on_loopback_at_the_given_port(tmp_path):
         r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO snapmix_demo\.app\.server: serving with", output, re.M
     )
     assert not list(tmp_path.glob("snapmix-results-*")), "the result folder is removed at exit"
+    assert "share=True" not in output, "no hint to share a link the app never makes"
+    assert "Keyboard interruption" not in output, "SIGTERM is a normal stop"
+    assert proc.returncode == 0, output
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(("snapmix-gradio-", "gradio"))]
+    assert not left, f"Gradio's cache folder is removed at stop: {left}"

@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import PIL.Image
 import pytest
+from PIL import Image
 
 from snapmix_demo import snapmix_pair
 from snapmix_demo.app.examples import PHOTO_PAIRS
@@ -45,8 +47,13 @@ def test_writes_overlays_mixed_image_and_result_json(tmp_path):
         str(out),
     )
     assert done.returncode == 0, done.stderr
-    assert {p.name for p in out.iterdir()} == {"cam_a.png", "cam_b.png", "mixed.png", "result.json"}
+    model_frame = {"cam_a.png", "cam_b.png", "mixed.png", "spm_a.npy", "spm_b.npy"}
+    full = {"cam_a_full.png", "cam_b_full.png", "mixed_full.png"}
+    assert {p.name for p in out.iterdir()} == {"result.json", *model_frame, *full}, "what the app offers"
     written = json.loads((out / "result.json").read_text())
+    assert written["inputs"] == {"image_a": "cat.jpg", "image_b": "coffee.jpg"}, "file names, not paths"
+    assert Image.open(out / "cam_a_full.png").size == Image.open(CAT).size
+    assert np.load(out / "spm_b.npy").shape == (224, 224)
     expected = snapmix_pair(
         CAT, COFFEE, backbone="resnet18", weights="random", mode="cls_method", seed=3, box_b=(0, 0, 100, 120)
     ).to_dict()

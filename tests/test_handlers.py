@@ -2,6 +2,7 @@
 
 import base64
 
+import gradio as gr
 import PIL.Image
 import pytest
 
@@ -10,6 +11,7 @@ from snapmix_demo.app.examples import PHOTOS, SHAPES
 from snapmix_demo.backbones import get_spec
 from snapmix_demo.errors import InputError
 from snapmix_demo.imageio import ImageError
+from snapmix_demo.inputs import seed_text
 from tests._checkpoints import CLASSES, write_checkpoint, write_classes
 
 LITE0 = "tf_efficientnet_lite0"
@@ -53,7 +55,8 @@ def test_results_are_out_of_date_exactly_when_the_controls_differ():
     assert "Out of date" not in handlers.on_check(shown, *request)
     assert "Out of date" in handlers.on_check(shown, *request[:8], 1, *request[9:])
     failed = handlers.Shown(request, error="Image A: the file is empty.")
-    assert "the file is empty" in handlers.on_check(failed, *request[:8], 1, *request[9:]), "an error stays until a run"
+    stale = handlers.on_check(failed, *request[:8], 1, *request[9:])
+    assert "the file is empty" in stale and "Out of date" in stale, "an error stays, marked out of date"
 
 
 def test_raw_image_payloads_become_what_the_decoder_reads():
@@ -143,6 +146,85 @@ def test_own_checkpoint_requests_name_what_is_missing():
     with pytest.raises(InputError, match="class names go with your own checkpoint") as e:
         handlers.own_model("auto", None, "a\nb")
     assert handlers.message_for(e.value).startswith("Class names: ")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("0", 0), ("9223372036854775807", 2**63 - 1), (" 12 ", 12), (7, 7)],
+)
+def test_seeds_are_text_with_the_command_lines_rules(typed, expected):
+    assert seed_text(typed, "seed") == expected
+    assert handlers.message_for(InputError("seed", "x")).startswith("Seed of the boxes: ")
+
+
+@pytest.mark.parametrize("typed", ["1e3", "1.5", "-3", "", "9223372036854775808", "1_0", "1" * 300])
+def test_seeds_the_command_line_refuses_are_refused_in_the_app_too(typed):
+    with pytest.raises(InputError, match=r"must be a whole number from 0 to 2\^63 - 1|has more than 19 digits") as e:
+        seed_text(typed, "seed")
+    assert e.value.field == "seed"
+
+
+def test_new_boxes_counts_on_past_2_to_the_31_and_starts_again_after_the_last_seed():
+    assert handlers.on_new_boxes(str(2**40)) == str(2**40 + 1)
+    assert handlers.on_new_boxes(str(2**31 - 1)) == str(2**31)
+    assert handlers.on_new_boxes(str(2**63 - 1)) == "0"
+
+
+@pytest.mark.parametrize(
+    ("alpha", "message"),
+    [(1.5, "got 1.5"), (-1, "got -1"), (None, "got nothing"), ("", "got nothing")],
+)
+def test_a_bad_opacity_is_named_not_drawn(alpha, message):
+    with pytest.raises(InputError) as e:
+        handlers.display_options("jet", alpha, handlers.VIEWS[0])
+    text = handlers.message_for(e.value)
+    assert text.startswith("Overlay opacity: must be a number from 0 to 1") and message in text
+    assert handlers.display_options("viridis", 0, handlers.VIEWS[1]) == ("viridis", 0.0, handlers.VIEWS[1])
+
+
+@pytest.mark.parametrize("beta", [11, 0.05, 0, -1, float("nan"), None])
+def test_beta_beyond_the_sliders_ends_is_refused_on_the_page(beta):
+    with pytest.raises(InputError, match="beta") as e:
+        handlers.page_beta(beta)
+    assert handlers.message_for(e.value).startswith(("Beta: must be from 0.1 to 10", "Beta: must be a positive"))
+    assert handlers.page_beta(10) == 10.0 and handlers.page_beta(0.1) == 0.1
+
+
+def test_an_error_is_marked_out_of_date_once_the_controls_change():
+    request = (
+        "a.png",
+        "b.png",
+        LITE0,
+        "checkpoint",
+        "default",
+        "predicted",
+        "predicted",
+        5.0,
+        "0",
+        "",
+        "",
+        None,
+        None,
+        "",
+    )
+    failed = handlers.Shown(handlers._request(request), error="Checkpoint: it does not fit tf_efficientnet_lite0.")
+    same = handlers.on_check(failed, *request)
+    assert "does not fit" in same and "Out of date" not in same
+    switched = handlers.on_check(failed, *request[:2], "resnet18", *request[3:])
+    assert "Out of date" in switched and "does not fit" in switched, "the old message stays readable, marked"
+
+
+@pytest.mark.parametrize("pair", ["../../etc/passwd,cat.jpg", "cat.jpg", "cat.jpg,coffee.jpg,x", "/etc/hosts,x"])
+def test_a_link_names_only_committed_examples(pair):
+    from types import SimpleNamespace
+
+    from snapmix_demo.app import links
+
+    opened = links.on_open(SimpleNamespace(query_params={"pair": pair, "seed": "7"}))
+    assert opened[0] == opened[1] == gr.skip(), "no file outside the examples is ever opened"
+    assert opened[links.OPENED.index("seed")] == "7"
+    named = links.on_open(SimpleNamespace(query_params={"pair": "cat.jpg,coffee.jpg"}))
+    assert named[0].endswith("cat.jpg") and named[1].endswith("coffee.jpg")
 
 
 def test_only_our_errors_reach_users_as_messages(monkeypatch, caplog):

@@ -17,7 +17,7 @@ from PIL import Image, ImageFile
 
 from snapmix_demo import imageio
 from snapmix_demo.imageio import ImageError, load_image
-from tests._files import encode, gif_declaring, png_declaring
+from tests._files import encode, gif_declaring, jpeg_declaring, png_declaring
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 ORIENTATION = 0x0112  # EXIF tag
@@ -462,3 +462,34 @@ def test_wide_samples_and_webp_have_the_lower_pixel_cap(monkeypatch, no_pixel_de
     float_tiff = encode(Image.fromarray(np.zeros((4, 4), np.float32)), "TIFF")
     assert "more than 15 pixels" in _error(float_tiff)
     assert "more than 15 pixels" in _error(encode(Image.new("RGB", (4, 4)), "WEBP"))
+
+
+# --- big photos: JPEGs decode in draft mode (issue 21) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def jpeg_8000() -> bytes:
+    """An 8000 x 8000 JPEG (64 MP, above MAX_PIXELS at full size) of about a megabyte."""
+    img = Image.new("RGB", (8000, 8000), (90, 120, 160))
+    img.paste((230, 40, 40), (2000, 2000, 6000, 6000))
+    return encode(img, "JPEG", quality=60)
+
+
+def test_a_big_jpeg_decodes_in_draft_mode_at_the_size_the_model_needs(jpeg_8000):
+    assert len(jpeg_8000) < 2 * 1024 * 1024
+    out = load_image(jpeg_8000, min_size=(224, 224))
+    assert out.size == (500, 500), "decoded at 1/8 (1000 px), then halved: still twice 224"
+    assert _close(_rgb(out, (250, 250)), (230, 40, 40), tol=12) and _close(_rgb(out, (25, 25)), (90, 120, 160), tol=12)
+
+
+def test_the_pixel_cap_message_gives_the_images_size(jpeg_8000):
+    message = _error(jpeg_8000)  # at full size (no min_size) it is 64 MP
+    assert "the image is 8000 × 8000 pixels (64 million), more than 40 million pixels" in message
+    assert "the image is 7000 × 7000 pixels (49 million)" in _error(png_declaring(7000, 7000))
+    assert "the image has 2,500 million pixels, more than 40 million" in _error(png_declaring(50000, 50000))
+
+
+@pytest.mark.parametrize(("width", "height"), [(65500, 65500), (60000, 30000), (20000, 20000)])
+def test_a_jpeg_bomb_is_refused_even_in_draft_mode(width, height, no_pixel_decoding):
+    with pytest.raises(ImageError, match="more than 40 million pixels"):
+        load_image(jpeg_declaring(width, height), min_size=(224, 224))

@@ -287,6 +287,15 @@ def test_the_fetch_command_downloads_ahead_of_time(served_mobilenet, capsys):
     assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest().startswith(path.stem.split("-")[-1])
 
 
+def test_the_fetch_command_offline_says_what_to_do_without_suggesting_itself(monkeypatch, capsys):
+    monkeypatch.setenv("SNAPMIX_OFFLINE", "1")
+    assert weights_cli.main(["fetch", "resnet50"]) == 1
+    said = capsys.readouterr().err
+    assert "resnet50: not downloaded: SNAPMIX_OFFLINE=1 switches downloads off" in said
+    assert "Unset it to download" in said and hub_path(get_spec("resnet50")).name in said
+    assert "python -m snapmix_demo.weights fetch" not in said and "network" not in said, said
+
+
 def test_auto_falls_back_when_the_network_fails_and_does_not_retry_at_once(served_mobilenet, weights_server):
     _, path = served_mobilenet
     weights_server.truncate.add(path.name)

@@ -14,14 +14,28 @@ import html
 import logging
 
 import gradio as gr
+from gradio_client import handle_file
 
 from snapmix_demo.app.handlers import GENERIC, PREDICTED, message_for, run_pair
 from snapmix_demo.errors import UserError
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 
-__all__ = ["api_inputs", "snapmix"]
+__all__ = ["EXAMPLE_IMAGE", "api_inputs", "snapmix"]
 
 logger = logging.getLogger(__name__)
+
+# The picture the "Use via API" page's sample sends (the one gr.Image's own samples use); gr.File's is a PDF.
+EXAMPLE_IMAGE = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"
+
+
+def _with_sample(component: gr.File, sample: str | None) -> gr.File:
+    """`component` with `sample` as what the "Use via API" page sends (gr.File's own is a PDF from the web).
+
+    Set on the instance: a subclass of a Gradio component would make Gradio write a `.pyi` stub beside this file.
+    """
+    component.example_payload = lambda: None if sample is None else handle_file(sample)
+    component.example_value = lambda: sample
+    return component
 
 
 def snapmix(
@@ -58,8 +72,8 @@ def snapmix(
 def api_inputs() -> list[gr.components.Component]:
     """The endpoint's parameters, in order; their labels are the parameter names clients see."""
     return [
-        gr.File(label="image_a"),
-        gr.File(label="image_b"),
+        _with_sample(gr.File(label="image_a"), EXAMPLE_IMAGE),
+        _with_sample(gr.File(label="image_b"), EXAMPLE_IMAGE),
         gr.Textbox(DEFAULT_BACKBONE, label="backbone"),
         gr.Textbox("default", label="mode"),
         gr.Number(0, label="seed", precision=0),
@@ -69,6 +83,6 @@ def api_inputs() -> list[gr.components.Component]:
         gr.Number(5.0, label="beta"),
         gr.Textbox("", label="box_a"),
         gr.Textbox("", label="box_b"),
-        gr.File(label="checkpoint"),
+        _with_sample(gr.File(label="checkpoint"), None),
         gr.Textbox("", label="classes"),
     ]

@@ -18,15 +18,19 @@ import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import torch
+from PIL import Image
 
 from snapmix_demo.app.files import write_result_files
 from snapmix_demo.app.settings import checkpoint_uploads
 from snapmix_demo.backbones import BACKBONES, get_spec
 from snapmix_demo.errors import InputError, UserError
 from snapmix_demo.explain import (
+    alt_texts,
     banner_html,
     caption_html,
     error_html,
@@ -35,19 +39,23 @@ from snapmix_demo.explain import (
     topk_html,
     weights_html,
 )
-from snapmix_demo.imageio import MAX_BYTES
-from snapmix_demo.inputs import seed_value
+from snapmix_demo.exports import FULL_MAX_SIDE, result_files
+from snapmix_demo.imageio import MAX_BYTES, load_image
+from snapmix_demo.inputs import beta_value, prob_value, seed_text
 from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
-from snapmix_demo.render import mixed_view, overlays
+from snapmix_demo.render import COLORMAPS
+from snapmix_demo.spread import box_spread, spread_png
 from snapmix_demo.weights import available_weights, fetch_imagenet, imagenet_status, weights_classes
 from snapmix_demo.weights.user import checkpoint_head_size, class_list, class_names
 
 __all__ = [
+    "BETA_RANGE",
     "CHART_PLACEHOLDER",
     "CHECKPOINT",
     "CHECKPOINT_TYPES",
     "FIELD_LABELS",
+    "LAST_SEED",
     "MODE_NOTES",
     "PREDICTED",
     "RAW",
@@ -61,10 +69,13 @@ __all__ = [
     "class_choices",
     "class_source",
     "default_weights",
+    "display_options",
+    "first_view",
     "image_source",
     "message_for",
     "on_auto",
     "on_backbone",
+    "on_banner",
     "on_check",
     "on_class_file",
     "on_class_text",
@@ -74,8 +85,10 @@ __all__ = [
     "on_mode",
     "on_new_boxes",
     "on_run",
+    "on_spread",
     "on_weights",
     "own_model",
+    "page_beta",
     "patch_source",
     "run_pair",
     "upload_path",
@@ -91,6 +104,8 @@ CHECKPOINT_TYPES = [".pth", ".pt", ".ckpt", ".bin", ".tar"]  # what torch.save w
 RAW = {"preprocess": False}  # for events that take the images: see the module docstring
 _MAX_DATA_URL_CHARS = (MAX_BYTES // 3 + 2) * 4  # base64 of one byte more than the decoder accepts
 VIEWS = ("CAM overlay", "raw SPM")
+BETA_RANGE = (0.1, 10.0)  # the beta slider's ends; the core takes any beta above 0
+LAST_SEED = 2**63 - 1
 RAW_VIEW = VIEWS[1]
 CHART_PLACEHOLDER = "<div class='wnote'>Run SnapMix to see the label weights.</div>"
 TOP_PLACEHOLDERS = {side: f"<div class='wnote'>The top-5 classes of {side} appear after a run.</div>" for side in "AB"}
@@ -133,6 +148,9 @@ FIELD_LABELS = {
     "target_b": "Class of B",
     "beta": "beta",
     "seed": "Seed of the boxes",
+    "cmap": "Colormap",
+    "alpha": "Overlay opacity",
+    "view": "CAM panels show",
     "box_a": "Box A",
     "box_b": "Box B",
     "checkpoint": "Checkpoint",
@@ -147,6 +165,7 @@ class Shown:
     request: tuple
     result: PairResult | None = None
     error: str | None = None
+    display: tuple | None = None  # the (cmap, alpha, view) it was drawn with, or failed on
 
 
 # ## Messages
@@ -366,14 +385,19 @@ def own_model(weights: str, checkpoint, classes) -> tuple[str | None, list[str] 
 def _request(values: tuple) -> tuple:
     """The `REQUEST` values as `run_pair` takes them, so that two requests compare equal when they would agree.
 
-    The images become sources, the class list is the file or the pasted names, and an own checkpoint and its
-    classes count only while chosen.
+    The images become sources, blank boxes None, the class list is the file or the pasted names, and an own
+    checkpoint and its classes count only while chosen.
     """
-    image_a, image_b, backbone, weights, *rest, checkpoint, classes_file, classes_text = values
+    image_a, image_b, backbone, weights, *rest, box_a, box_b, checkpoint, classes_file, classes_text = values
     own = (
         (upload_path(checkpoint), _chosen_classes(classes_file, classes_text)) if weights == CHECKPOINT else (None,) * 2
     )
-    return (image_source(image_a), image_source(image_b), backbone, weights, *rest, *own)
+    boxes = (_blank_as_none(box_a), _blank_as_none(box_b))  # a box field not yet shown sends None, later ""
+    return (image_source(image_a), image_source(image_b), backbone, weights, *rest, *boxes, *own)
+
+
+def _blank_as_none(value):
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
 
 def run_pair(
@@ -406,7 +430,7 @@ def run_pair(
         target_a=target_a,
         target_b=target_b,
         beta=beta,
-        seed=seed,
+        seed=seed_text(seed),  # the page's seed is text: plain digits, as on the command line
         box_a=box_a,
         box_b=box_b,
         checkpoint=checkpoint,
@@ -414,24 +438,67 @@ def run_pair(
     )
 
 
-def _files(res: PairResult, cmap: str, alpha: float, view: str) -> dict[str, str]:
-    """The result's pictures as the display options draw them, written as its downloads (name -> path)."""
-    cam_a, cam_b = overlays(res, cmap=cmap, alpha=float(alpha), raw=view == RAW_VIEW)
-    return write_result_files(res, cam_a, cam_b, mixed_view(res))
+def display_options(cmap, alpha, view) -> tuple[str, float, str]:
+    """The drawing options as typed, checked: a known colormap and view, an opacity from 0 to 1 (`prob_value`).
+
+    Raises:
+        InputError: naming `cmap`, `alpha` or `view`.
+    """
+    if cmap not in COLORMAPS:
+        raise InputError("cmap", f"choose one of: {', '.join(COLORMAPS)}")
+    if view not in VIEWS:
+        raise InputError("view", f"choose one of: {', '.join(VIEWS)}")
+    return cmap, prob_value(alpha, "alpha"), view
+
+
+def page_beta(beta) -> float:
+    """The beta the page takes: the core's rule (a number above 0) within the slider's `BETA_RANGE`."""
+    value = beta_value(beta)
+    low, high = BETA_RANGE
+    if not low <= value <= high:
+        raise InputError("beta", f"must be from {low:g} to {high:g} here (the slider's range), got {value:g}")
+    return value
+
+
+def _input_name(source: str | bytes | None) -> str | None:
+    """An input image's file name for `result.json` (never the server's path); a pasted image has none."""
+    return Path(source).name if isinstance(source, str) else None
+
+
+def _originals(request: tuple) -> tuple[Image.Image, Image.Image] | None:
+    """Both input images decoded again for the full-resolution downloads (the result holds the model frame only)."""
+    side = (FULL_MAX_SIDE, FULL_MAX_SIDE)
+    try:
+        return load_image(request[0], min_size=side), load_image(request[1], min_size=side)
+    except ValueError:  # decoded once already for the run; should it fail now, only those downloads are left out
+        return None
+
+
+def _files(shown: Shown, cmap: str, alpha: float, view: str) -> dict[str, str]:
+    """The result's files as the display options draw them, written as its downloads (name -> path)."""
+    contents = result_files(
+        shown.result,
+        cmap=cmap,
+        alpha=float(alpha),
+        raw=view == RAW_VIEW,
+        names=(_input_name(shown.request[0]), _input_name(shown.request[1])),
+        originals=_originals(shown.request),
+    )
+    return write_result_files(contents)
 
 
 def _views(shown: Shown, cmap: str, alpha: float, view: str) -> tuple:
     """Every output of a run, in `RESULT_OUTPUTS` order, for a result."""
     res = shown.result
-    files = _files(res, cmap, alpha, view)
+    files, alt = _files(shown, cmap, alpha, view), alt_texts(res)
     return (
         shown,
         banner_html(res, stale=False),
-        files["cam_a.png"],
+        gr.Image(files["cam_a.png"], alt_text=alt["cam_a"]),
         caption_html(res, "A"),
-        files["cam_b.png"],
+        gr.Image(files["cam_b.png"], alt_text=alt["cam_b"]),
         caption_html(res, "B"),
-        files["mixed.png"],
+        gr.Image(files["mixed.png"], alt_text=alt["mixed"]),
         mixed_caption_html(res),
         weights_html(res),
         topk_html(res, "A"),
@@ -441,11 +508,11 @@ def _views(shown: Shown, cmap: str, alpha: float, view: str) -> tuple:
     )
 
 
-def _failed(request: tuple, message: str) -> tuple:
+def _failed(request: tuple, display: tuple, message: str) -> tuple:
     """Every output of a failed run: the old results cleared, the message above them and in a toast."""
     _toast(message)
     cleared = (None, "", None, "", None, "", CHART_PLACEHOLDER, *TOP_PLACEHOLDERS.values(), "", None)
-    return (Shown(request, error=message), error_html(message), *cleared)
+    return (Shown(request, error=message, display=display), error_html(message), *cleared)
 
 
 def on_run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's progress idiom)
@@ -456,44 +523,139 @@ def on_run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's progress id
 def _run(request: tuple, display: tuple, progress: gr.Progress) -> tuple:
     """Every output of a run of `request`, drawn with the (cmap, alpha, view) `display` options."""
     try:
+        options = display_options(*display)
+        page_beta(request[7])
         _ensure_weights(request[2], request[3], progress)
         res = run_pair(*request)
     except UserError as e:  # InputError, ImageError, DownloadError: the message is for the user
-        return _failed(request, message_for(e))
+        return _failed(request, display, message_for(e))
     except Exception:
         logger.exception("unexpected error while running a pair")
-        return _failed(request, GENERIC)
-    return _views(Shown(request, res), *display)
+        return _failed(request, display, GENERIC)
+    return _views(Shown(request, res, display=display), *options)
 
 
 def on_auto(shown: Shown | None, *values, progress=gr.Progress()):  # noqa: B008
-    """Re-run after a cheap change: only with both images, and only when the request differs from what is shown."""
-    request = _request(values[:-3])
-    if request[0] is None or request[1] is None or (shown is not None and shown.request == request):
+    """Re-run after a cheap change: with both images, when the request differs from what is shown.
+
+    A run that failed on its drawing options re-runs once they are valid again.
+    """
+    request, display = _request(values[:-3]), values[-3:]
+    if request[0] is None or request[1] is None:
         return (gr.skip(),) * len(RESULT_OUTPUTS)
-    return _run(request, values[-3:], progress)
+    redraw = shown is not None and shown.result is None and shown.display != display and not _display_error(display)
+    if shown is not None and shown.request == request and not redraw:
+        return (gr.skip(),) * len(RESULT_OUTPUTS)
+    return _run(request, display, progress)
 
 
 def on_check(shown: Shown | None, *request) -> str:
-    """The banner above the results: an error stays, results whose controls have changed are out of date."""
+    """The banner above the results: results whose controls have changed are out of date, and so is an error."""
     if shown is None:
         return ""
+    stale = _request(request) != shown.request
     if shown.error is not None:
-        return error_html(shown.error)
-    return banner_html(shown.result, stale=_request(request) != shown.request)
+        return error_html(shown.error, stale=stale)
+    return banner_html(shown.result, stale=stale)
 
 
-def on_display(shown: Shown | None, cmap: str, alpha: float, view: str):
-    """Re-render the maps with a new colormap, opacity or view, without running the model."""
-    if shown is None or shown.result is None or alpha is None:
-        return gr.skip(), gr.skip(), gr.skip()
-    files = _files(shown.result, cmap, alpha, view)
-    return files["cam_a.png"], files["cam_b.png"], list(files.values())
+def _display_error(display: tuple) -> str | None:
+    """The banner for drawing options that cannot be drawn, else None."""
+    try:
+        display_options(*display)
+    except InputError as e:
+        return error_html(message_for(e), heading="Could not draw the maps.")
+    return None
+
+
+def on_banner(shown: Shown | None, *values) -> str:
+    """`on_check` on the `REQUEST` values, unless the drawing options (the last three values) are wrong: that first."""
+    return _display_error(values[-3:]) or on_check(shown, *values[:-3])
+
+
+def on_display(shown: Shown | None, cmap, alpha, view, *request):
+    """Re-draw the maps with a new colormap, opacity or view, without running the model; a bad value is named.
+
+    Returns the two CAM pictures, the downloads and the banner.
+    """
+    try:
+        options = display_options(cmap, alpha, view)
+    except InputError as e:
+        _toast(message_for(e))
+        return gr.skip(), gr.skip(), gr.skip(), _display_error((cmap, alpha, view))
+    if shown is None or shown.result is None:
+        return gr.skip(), gr.skip(), gr.skip(), on_check(shown, *request)
+    files, alt = _files(shown, *options), alt_texts(shown.result)
+    return (
+        gr.Image(files["cam_a.png"], alt_text=alt["cam_a"]),
+        gr.Image(files["cam_b.png"], alt_text=alt["cam_b"]),
+        list(files.values()),
+        on_check(shown, *request),
+    )
+
+
+def on_spread(shown: Shown | None):
+    """The spread over `SPREAD_SEEDS` seeds' boxes for the pair on screen, from its cached CAMs (no model run)."""
+    if shown is None or shown.result is None:
+        message = "Run SnapMix first: the spread is computed from the CAMs of the pair on screen."
+        _toast(message)
+        return None, f'<div class="wnote">{html.escape(message)}</div>'
+    res = shown.result
+    spread = box_spread(res)
+    path = write_result_files({"spread.png": spread_png(res, spread)})["spread.png"]
+    above = float(np.mean(spread.rho_a + spread.rho_b > 1))
+    note = (
+        f"{len(spread.seeds)} seeds' boxes (0 to {len(spread.seeds) - 1}, beta {res.beta:g}), weighed on this pair's "
+        f"cached CAMs: ρA + ρB is above 1 for {above:.0%} of them; CutMix's weights always add up to 1 "
+        "(points on the diagonal would mean SnapMix agrees with the area)."
+    )
+    alt = (
+        f"Scatter of SnapMix's weights against CutMix's area weights for {len(spread.seeds)} seeds: "
+        f"ρA of {res.label_a} in blue, ρB of {res.label_b} in orange, the seed on screen circled."
+    )
+    return gr.Image(path, alt_text=alt), f'<div class="wnote">{html.escape(note)}</div>'
+
+
+def first_view(request: tuple, display: tuple) -> dict[str, object] | None:
+    """The outputs of one run, by `RESULT_OUTPUTS` name, as initial values for the first page; None if it fails.
+
+    Run once at start-up on a committed example (no network: only weights at hand), so that the first page
+    shows a result, as Spaces show cached examples. Pictures come as (path, alt text).
+    """
+    if request[3] not in available_weights(request[2]):
+        return None
+    try:
+        res = run_pair(*request)
+    except Exception:
+        logger.exception("the first page's example could not be computed; the page starts empty")
+        return None
+    shown = Shown(request, res, display=display)
+    files, alt = _files(shown, *display_options(*display)), alt_texts(res)
+    return {
+        "state": shown,
+        "banner": banner_html(res, stale=False),
+        **{name: (files[f"{name}.png"], alt[name]) for name in ("cam_a", "cam_b", "mixed")},
+        "caption_a": caption_html(res, "A"),
+        "caption_b": caption_html(res, "B"),
+        "caption_mixed": mixed_caption_html(res),
+        "chart": weights_html(res),
+        "top_a": topk_html(res, "A"),
+        "top_b": topk_html(res, "B"),
+        "status": status_html(res),
+        "downloads": list(files.values()),
+    }
 
 
 def on_new_boxes(seed):
-    """The next seed: new boxes from the same cached CAMs. A bad seed is left for the run to report."""
+    """The next seed: new boxes from the same cached CAMs. After the last seed, 2**63 - 1, comes 0 again.
+
+    A bad seed is left for the run to report.
+    """
     try:
-        return (seed_value(seed) + 1) % 2**31
+        value = seed_text(seed)
     except InputError:
         return gr.skip()
+    if value == LAST_SEED:
+        _toast(f"{FIELD_LABELS['seed']}: {LAST_SEED} is the last seed (2^63 - 1); starting again from 0.")
+        return "0"
+    return str(value + 1)

@@ -5,14 +5,16 @@ sections together and `_wire` connects them to the handlers. How each control ac
 results (re-run, re-render, or mark them out of date) is decided in `_wire`, and listed in the README.
 """
 
+import dataclasses
 from types import SimpleNamespace
 
 import gradio as gr
 
-from snapmix_demo.app import handlers, playground
+from snapmix_demo.app import handlers, links, playground
 from snapmix_demo.app.api import api_inputs, snapmix
-from snapmix_demo.app.examples import ExampleSet, example_sets
+from snapmix_demo.app.examples import PHOTO_PAIRS, PHOTOS, ExampleSet, example_sets
 from snapmix_demo.app.handlers import (
+    BETA_RANGE,
     CHART_PLACEHOLDER,
     CHECKPOINT_TYPES,
     MODE_NOTES,
@@ -22,6 +24,7 @@ from snapmix_demo.app.handlers import (
     RESULT_OUTPUTS,
     TOP_PLACEHOLDERS,
     VIEWS,
+    Shown,
     backbone_choices,
     class_choices,
     default_weights,
@@ -29,13 +32,16 @@ from snapmix_demo.app.handlers import (
     weights_choices,
 )
 from snapmix_demo.app.server import PIPELINE, QUEUE
+from snapmix_demo.exports import FULL_MAX_SIDE
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.render import COLORMAPS
+from snapmix_demo.spread import SPREAD_SEEDS
 from snapmix_demo.weights import user
 
 __all__ = ["build_demo"]
 
+FIRST_PAIR = PHOTO_PAIRS[0]  # cat + coffee: the first page shows its result, computed at start-up
 CLASSES_TEXT_MAX_CHARS = 15_000  # pasted names travel with every run request, whose body is capped (64 KB)
 INTRO = (
     "# SnapMix explorer\n"
@@ -46,10 +52,12 @@ INTRO = (
 )
 
 
-def _image(label: str, elem_id: str) -> gr.Image:
+def _image(label: str, elem_id: str, value: str | None = None) -> gr.Image:
     """An image input; its events skip Gradio's preprocessing (`RAW`), so only our decoder reads the file."""
     return gr.Image(
+        value,
         label=label,
+        alt_text=label,
         type="filepath",
         image_mode=None,
         height=230,
@@ -60,10 +68,12 @@ def _image(label: str, elem_id: str) -> gr.Image:
     )
 
 
-def _image_inputs() -> dict:
+def _image_inputs(first: dict | None) -> dict:
+    """Both image inputs (holding the first page's example when there is one) and the example sets."""
+    a, b = FIRST_PAIR if first else (None, None)
     with gr.Row():
-        img_a = _image("Image A (receives the patch)", "image-a")
-        img_b = _image("Image B (the patch comes from it)", "image-b")
+        img_a = _image("Image A (receives the patch)", "image-a", a)
+        img_b = _image("Image B (the patch comes from it)", "image-b", b)
     examples = [
         (
             gr.Examples(
@@ -133,7 +143,9 @@ def _options() -> dict:
         with gr.Row():
             target_a = _target("Class of A (CAM target)", "target-a", classes)
             target_b = _target("Class of B (CAM target)", "target-b", classes)
-            beta = gr.Slider(0.1, 10, value=5.0, step=0.1, label="beta of Beta(beta, beta) box sizes", elem_id="beta")
+            beta = gr.Slider(
+                *BETA_RANGE, value=5.0, step=0.1, label="beta of Beta(beta, beta) box sizes", elem_id="beta"
+            )
         with gr.Row():
             box_a = gr.Textbox(
                 label="Box A: top, left, bottom, right (empty: drawn; Enter applies)",
@@ -152,7 +164,9 @@ def _options() -> dict:
 
 def _run_row() -> dict:
     with gr.Row(equal_height=True):
-        seed = gr.Number(0, precision=0, label="Seed of the boxes", elem_id="seed", scale=1, min_width=120)
+        seed = gr.Textbox(  # text, not gr.Number: a float would round seeds past 2**53 and take `1e3`
+            "0", label="Seed of the boxes", max_lines=1, max_length=40, elem_id="seed", scale=1, min_width=120
+        )
         new_boxes = gr.Button("New boxes (next seed)", elem_id="new-boxes", scale=1, min_width=120)
         run = gr.Button("Run SnapMix", variant="primary", elem_id="run", scale=2, min_width=120)
     with gr.Row(equal_height=True):
@@ -162,41 +176,74 @@ def _run_row() -> dict:
     return {"seed": seed, "new_boxes": new_boxes, "run": run, "cmap": cmap, "alpha": alpha, "view": view}
 
 
-def _picture(label: str, elem_id: str) -> gr.Image:
+def _picture(label: str, elem_id: str, first: tuple[str, str] | None) -> gr.Image:
+    """A result picture; each result replaces its alt text with one that says what this picture shows."""
+    path, alt = first or (None, label)
     return gr.Image(
+        path,
         label=label,
+        alt_text=alt,
         type="filepath",
         format="png",
         interactive=False,
-        height=260,
+        height=300,  # a two-line label above a 224-pixel picture
         elem_id=elem_id,
         buttons=["download", "fullscreen"],
     )
 
 
-def _panel(label: str, elem_id: str) -> tuple[gr.Image, gr.HTML]:
+def _panel(label: str, elem_id: str, first: dict, name: str, caption_name: str) -> tuple[gr.Image, gr.HTML]:
     with gr.Column(min_width=240):
-        picture = _picture(label, elem_id)
-        caption = gr.HTML("", elem_id=f"{elem_id}-caption", padding=False)
+        picture = _picture(label, elem_id, first.get(name))
+        caption = gr.HTML(first.get(caption_name, ""), elem_id=f"{elem_id}-caption", padding=False)
     return picture, caption
 
 
-def _results() -> dict:
-    banner = gr.HTML("", elem_id="banner", padding=False)
+def _results(first: dict | None) -> dict:
+    """The results area, showing the first page's example result when there is one."""
+    first = first or {}
+    banner = gr.HTML(first.get("banner", ""), elem_id="banner", padding=False)
     with gr.Row():
-        cam_a, caption_a = _panel("CAM of A, box A (where the patch lands)", "cam-a")
-        cam_b, caption_b = _panel("CAM of B, box B (where the patch is cut)", "cam-b")
-        mixed, caption_mixed = _panel("Mixed image (patch outlined)", "mixed")
+        cam_a, caption_a = _panel("CAM of A, box A (where the patch lands)", "cam-a", first, "cam_a", "caption_a")
+        cam_b, caption_b = _panel("CAM of B, box B (where the patch is cut)", "cam-b", first, "cam_b", "caption_b")
+        mixed, caption_mixed = _panel("Mixed image (patch outlined)", "mixed", first, "mixed", "caption_mixed")
     with gr.Row():
         with gr.Column(min_width=320, scale=3):  # gr.HTML itself ignores min_width
-            chart = gr.HTML(CHART_PLACEHOLDER, label="Label weights", elem_id="weights-chart", container=True)
+            chart = gr.HTML(
+                first.get("chart", CHART_PLACEHOLDER), label="Label weights", elem_id="weights-chart", container=True
+            )
         with gr.Column(min_width=240, scale=2):
-            top_a = gr.HTML(TOP_PLACEHOLDERS["A"], elem_id="top-a", container=True)
-            top_b = gr.HTML(TOP_PLACEHOLDERS["B"], elem_id="top-b", container=True)
-    status = gr.HTML("", elem_id="status")
+            top_a = gr.HTML(first.get("top_a", TOP_PLACEHOLDERS["A"]), elem_id="top-a", container=True)
+            top_b = gr.HTML(first.get("top_b", TOP_PLACEHOLDERS["B"]), elem_id="top-b", container=True)
+    status = gr.HTML(first.get("status", ""), elem_id="status")
+    link = gr.HTML(first.get("link", ""), elem_id="link")
+    with gr.Accordion(f"Spread over {SPREAD_SEEDS} seeds' boxes (SnapMix vs CutMix)", open=False, elem_id="spread-box"):
+        spread_button = gr.Button("Show the spread for the pair on screen", elem_id="spread-run")
+        spread = gr.Image(
+            label="SnapMix's weights against CutMix's, one point per seed",
+            alt_text="The spread appears here",
+            type="filepath",
+            format="png",
+            interactive=False,
+            height=420,
+            elem_id="spread",
+            buttons=["download", "fullscreen"],
+        )
+        spread_note = gr.HTML("", elem_id="spread-note")
     with gr.Accordion("Downloads (.json, .png, .npy)", open=False, elem_id="downloads-accordion"):
+        gr.Markdown(
+            "`cam_a.png`, `cam_b.png`, `mixed.png` and the maps `spm_a.npy`, `spm_b.npy` are in the model-input "
+            "frame (what the model saw, where the boxes are defined); `*_full.png` are the same pictures at each "
+            f"image's own resolution (long side up to {FULL_MAX_SIDE} px); `result.json` holds the numbers and the "
+            "input files' names.",
+            elem_id="downloads-note",
+        )
         downloads = gr.File(
-            label="Files of the result on screen", file_count="multiple", interactive=False, elem_id="downloads"
+            first.get("downloads"),
+            label="Files of the result on screen",
+            file_count="multiple",
+            interactive=False,
+            elem_id="downloads",
         )
     return {
         "banner": banner,
@@ -210,6 +257,10 @@ def _results() -> dict:
         "top_a": top_a,
         "top_b": top_b,
         "status": status,
+        "link": link,
+        "spread_button": spread_button,
+        "spread": spread,
+        "spread_note": spread_note,
         "downloads": downloads,
     }
 
@@ -232,10 +283,11 @@ def _wire(ui: SimpleNamespace) -> None:
     request, display, outputs = _pick(ui, REQUEST), _pick(ui, ("cmap", "alpha", "view")), _pick(ui, RESULT_OUTPUTS)
     private = {"api_visibility": "private"}
     run = {**private, **RAW, **PIPELINE}
-    check = {"fn": handlers.on_check, "inputs": [ui.state, *request], "outputs": ui.banner, **private, **RAW}
+    check = {"fn": handlers.on_banner, "inputs": [ui.state, *request, *display], "outputs": ui.banner, **private, **RAW}
 
     def then_check(event) -> None:  # a run's banner is re-checked against the controls as they are now
-        event.then(**check, concurrency_id="check")
+        checked = event.then(**check, concurrency_id="check")
+        checked.then(links.link_html, [ui.state, *display], ui.link, **private, **RAW)  # raw: any typed opacity
 
     then_check(ui.run.click(handlers.on_run, [*request, *display], outputs, **run))
     new_seed = ui.new_boxes.click(handlers.on_new_boxes, ui.seed, ui.seed, **private)
@@ -248,16 +300,22 @@ def _wire(ui: SimpleNamespace) -> None:
     rerun_inputs = [ui.state, *request, *display]
     then_check(gr.on(auto, handlers.on_auto, rerun_inputs, outputs, trigger_mode="always_last", **run))
     gr.on([c.change for c in request], **check, trigger_mode="always_last", concurrency_id="check")
-    gr.on(
+    redraw = gr.on(  # raw: a typed opacity reaches `display_options` as typed (the slider would raise its own Error)
         [ui.cmap.change, ui.alpha.change, ui.view.change],
         handlers.on_display,
-        [ui.state, *display],
-        [ui.cam_a, ui.cam_b, ui.downloads],
+        [ui.state, *display, *request],
+        [ui.cam_a, ui.cam_b, ui.downloads, ui.banner],
         trigger_mode="always_last",
         **private,
+        **RAW,
     )
+    then_check(redraw.then(handlers.on_auto, rerun_inputs, outputs, **run))  # a run that failed on a bad opacity
+    opened = ui.demo.load(links.on_open, None, _pick(ui, links.OPENED), **private)  # a link's query string
+    opened = opened.then(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
+    then_check(opened.then(handlers.on_auto, rerun_inputs, outputs, **run))
     _wire_model(ui)
     ui.mode.change(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
+    ui.spread_button.click(handlers.on_spread, ui.state, [ui.spread, ui.spread_note], **private)
     ui.api_trigger.click(snapmix, ui.api_inputs, ui.api_output, api_name="snapmix", **RAW, **PIPELINE)
 
 
@@ -303,20 +361,37 @@ def _wire_examples(ui, examples: gr.Examples, chosen: ExampleSet, run_inputs, ou
     then_check(set_model.then(handlers.on_run, run_inputs, outputs, **private, **RAW, **PIPELINE))
 
 
+def _first() -> dict | None:
+    """The first page's result: the first photo example with the controls' defaults (see `handlers.first_view`)."""
+    request = (*FIRST_PAIR, DEFAULT_BACKBONE, PHOTOS.weights, "default", PREDICTED, PREDICTED, 5.0, "0")
+    return handlers.first_view((*request, None, None, None, None), ("jet", 0.5, VIEWS[0]))
+
+
+def _first_state(first: dict | None, ui: SimpleNamespace) -> Shown | None:
+    """The first result as shown, its images named as the page will send them (Gradio's cached copies)."""
+    if first is None:
+        return None
+    shown = first["state"]
+    return dataclasses.replace(shown, request=(ui.img_a.value["path"], ui.img_b.value["path"], *shown.request[2:]))
+
+
 def build_demo() -> gr.Blocks:
     """The whole app; `server.launch_kwargs()` gives its theme, CSS and safe server settings."""
+    first = _first()  # before the Blocks: nothing in it may create a component
     with gr.Blocks(title="SnapMix explorer", delete_cache=(600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tab("SnapMix"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=300):
-                    inputs = _image_inputs()
+                    inputs = _image_inputs(first)
                 with gr.Column(scale=2, min_width=300):
                     controls = _model_controls()
-            ui = SimpleNamespace(**inputs, **controls, **_options(), **_run_row(), **_results())
+            ui = SimpleNamespace(**inputs, **controls, **_options(), **_run_row(), **_results(first))
         with gr.Tab("@patch_to playground", elem_id="playground-tab"):
             playground.build()
-        ui.state = gr.State(None)
+        ui.state = gr.State(_first_state(first, ui))
+        ui.link.value = links.link_html(ui.state.value, "jet", 0.5, VIEWS[0])
+        ui.demo = demo
         ui.__dict__.update(_api())
         _wire(ui)
     return demo.queue(**QUEUE)

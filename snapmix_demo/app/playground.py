@@ -5,12 +5,19 @@ no user code is ever executed.
 """
 
 import contextlib
+import html
 import io
+import math
 import threading
 
 import gradio as gr
 
-__all__ = ["SNIPPET", "build", "run_snippet", "snippet"]
+from snapmix_demo.errors import InputError, excerpt
+
+__all__ = ["LIMIT", "SNIPPET", "build", "playground_value", "run_snippet", "snippet"]
+
+LIMIT = 10**9  # the values are whole numbers from -LIMIT to LIMIT
+FIELDS = {"class_val": "Counter.val (class)", "instance_val": "self.val (instance)"}
 
 SNIPPET = """\
 import builtins
@@ -75,11 +82,28 @@ def run_snippet(class_val: int, instance_val: int) -> tuple[str, str]:
     return code, out.getvalue()
 
 
+def playground_value(value: object, field: str) -> int:
+    """One of the two values as typed (raw: `gr.Number` would round 1.5 to 2): a whole number up to a billion.
+
+    Raises:
+        InputError: naming the field (`class_val` or `instance_val`).
+    """
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not (number and float(value).is_integer() and abs(value) <= LIMIT):
+        got = "nothing" if value is None or value == "" else excerpt(value)
+        raise InputError(field, f"please enter a whole number from -1 000 000 000 to 1 000 000 000, got {got}")
+    return int(value)
+
+
 def _on_run(class_val, instance_val):
-    for value in (class_val, instance_val):
-        if value is None or float(value) != int(float(value)) or abs(float(value)) > 10**9:
-            raise gr.Error("Please enter whole numbers (up to a billion).", print_exception=False)
-    return run_snippet(int(float(class_val)), int(float(instance_val)))
+    """The snippet's source, its output and an empty banner; a bad value is named in the banner and a toast."""
+    try:
+        values = [playground_value(v, f) for v, f in ((class_val, "class_val"), (instance_val, "instance_val"))]
+    except InputError as e:
+        message = f"{FIELDS[e.field]}: {e.problem}."
+        gr.Warning(html.escape(message))
+        return gr.skip(), gr.skip(), f'<div class="banner error">{html.escape(message)}</div>'
+    return (*run_snippet(*values), "")
 
 
 def build() -> None:
@@ -99,8 +123,10 @@ def build() -> None:
                 class_val = gr.Number(10, precision=0, label="Counter.val (class)", elem_id="class-val")
                 instance_val = gr.Number(5, precision=0, label="self.val (instance)", elem_id="instance-val")
             run = gr.Button("Run the three patches", variant="primary", elem_id="playground-run")
+            banner = gr.HTML("", elem_id="playground-banner", padding=False)
             output = gr.Textbox(
                 label="Output", lines=6, max_lines=6, elem_id="playground-output", elem_classes=["mono"]
             )
             gr.Markdown(EXPLANATION)
-    run.click(_on_run, [class_val, instance_val], [code, output], api_visibility="private")
+    # raw values: `gr.Number` would round 1.5 to 2 and fail on an empty field before `_on_run` could name it
+    run.click(_on_run, [class_val, instance_val], [code, output, banner], api_visibility="private", preprocess=False)

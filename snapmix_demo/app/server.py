@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -14,7 +15,7 @@ from starlette.middleware import Middleware
 from snapmix_demo.app import logs
 from snapmix_demo.app.guard import Guard
 from snapmix_demo.app.settings import ServerSettings
-from snapmix_demo.app.style import CSS
+from snapmix_demo.app.style import CSS, PAGE_JS
 from snapmix_demo.app.upkeep import GuardState
 
 __all__ = ["PIPELINE", "QUEUE", "QUEUE_MAX_SIZE", "RESULTS_DIR", "launch_kwargs", "serve"]
@@ -42,6 +43,7 @@ def launch_kwargs(settings: ServerSettings | None = None) -> dict:
     return {
         "theme": gr.themes.Soft(),
         "css": CSS,
+        "js": PAGE_JS,
         "footer_links": ["api"],
         "max_file_size": settings.max_file,
         "allowed_paths": [str(RESULTS_DIR)],  # only the app's own result files, wherever the temp dir points now
@@ -50,10 +52,6 @@ def launch_kwargs(settings: ServerSettings | None = None) -> dict:
         "ssr_mode": False,  # Python serves the page itself, so the guard sees each client's own request
         "app_kwargs": {"middleware": [Middleware(Guard, state=guard)], "lifespan": guard.lifespan},
     }
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # Gradio's main loop closes the server on it; atexit then removes RESULTS_DIR
 
 
 def _summary(s: ServerSettings) -> str:
@@ -67,12 +65,30 @@ def _summary(s: ServerSettings) -> str:
     )
 
 
+def _own_gradio_temp() -> None:
+    """Remove Gradio's cache folder at exit when `app.py` made it for this process (`SNAPMIX_OWN_GRADIO_TEMP`)."""
+    own = os.environ.get("SNAPMIX_OWN_GRADIO_TEMP")
+    if own and own == os.environ.get("GRADIO_TEMP_DIR"):
+        atexit.register(shutil.rmtree, own, ignore_errors=True)
+
+
 def serve(demo: gr.Blocks) -> None:
-    """Launch `demo` for real (`python app.py`, Spaces): logs in one format, clean exit on SIGTERM too."""
+    """Launch `demo` for real (`python app.py`, Spaces): logs in one format, a quiet clean stop on SIGTERM or Ctrl-C.
+
+    Gradio's own start and stop lines are left out: its share-link hint (this app is never shared that way) and
+    "Keyboard interruption", which a service manager's SIGTERM would otherwise print.
+    """
     logs.configure()
-    signal.signal(signal.SIGTERM, _stop)
+    _own_gradio_temp()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     settings = ServerSettings.from_env()
     logger.info("serving with %s", _summary(settings))
-    demo.launch(prevent_thread_lock=True, **launch_kwargs(settings))
+    demo.launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(settings))
     logs.route_uvicorn_logs()  # uvicorn set up its own handlers while starting
-    demo.block_thread()
+    logger.info("running on %s", demo.local_url)
+    while not stop.wait(0.5):
+        pass
+    logger.info("stopping")
+    demo.close(verbose=False)

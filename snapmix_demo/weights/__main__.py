@@ -2,6 +2,7 @@
 
 import argparse
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +48,16 @@ def _export(name: str) -> int:
     return 0
 
 
+def _failed(name: str, error: DownloadError, where: Path) -> str:
+    """Why a fetch failed and what to do, without suggesting the command that was just run (issue 21)."""
+    if os.environ.get("SNAPMIX_OFFLINE") == "1":
+        return (
+            "not downloaded: SNAPMIX_OFFLINE=1 switches downloads off on this machine. Unset it to download, or "
+            f"copy {hub_path(get_spec(name)).name} from a machine that has it into {where}"
+        )
+    return str(error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Download ImageNet weights (and with --export build exports) ahead of time; exit 1 if any of it failed."""
     where = Path(torch.hub.get_dir()) / "checkpoints"
@@ -78,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             how = fetch_imagenet(name, progress=bar)
         except DownloadError as e:
             failed += 1
-            print(f"{name}: {e}", file=sys.stderr)
+            print(f"{name}: {_failed(name, e, where)}", file=sys.stderr)
             continue
         finally:
             bar.close()

@@ -169,6 +169,9 @@ def test_explicit_boxes_viridis_and_opacity(page, assert_snapshot):
 
 
 def test_error_when_image_b_is_missing(page, assert_snapshot):
+    page.locator("#image-b button[aria-label='Remove Image']").click()  # the first page holds the example pair
+    page.locator("#image-b img").wait_for(state="detached")
+    wait_idle(page)
     upload(page, "a", CAT)
     page.locator("#image-a img").wait_for()
     page.locator("#run").click()
