@@ -6,6 +6,7 @@ rotted as the code under it changed, and that it prints its table.
 """
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -55,3 +56,20 @@ def test_bench_load_says_which_backbone_it_runs():
     doc = ast.get_docstring(ast.parse(source))
     named = [name for name in BACKBONES if re.search(rf"(?<![\w.]){name}(?!\w)", doc)]
     assert named == [DEFAULT_BACKBONE]
+
+
+def test_the_start_up_table_in_the_docs_is_the_committed_record():
+    """benchmarks/README.md's start-up table is `bench_start.table` of the last committed record, and the README's
+    figures quote that record."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_start
+    finally:
+        sys.path.pop(0)
+    lines = (ROOT / "benchmarks" / "results" / "bench_start.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])
+    table = bench_start.table(last["rows"], int(last["argv"][last["argv"].index("--rounds") + 1]))
+    assert table in (ROOT / "benchmarks" / "README.md").read_text(), table
+    pair = next(r for r in last["rows"] if r["kind"] == "pair auto, empty export cache")
+    readme = (ROOT / "README.md").read_text()
+    assert f"**{pair['over_floor']:.2f}×**" in readme and f"{pair['wall_s']:.2f} s" in readme, pair
