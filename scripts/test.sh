@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+# Two workers, a test file each at a time (its module fixtures built once): measured 9 min against 14 in one
+# process on 2 cores. Extra arguments go to pytest (`-n 0` runs in one process).
+.venv/bin/python -m pytest -n 2 --dist loadfile "$@"
