@@ -8,9 +8,8 @@ from pathlib import Path
 
 from snapmix_demo.backbones import BACKBONES
 from snapmix_demo.errors import InputError, UserError
-from snapmix_demo.exports import FULL_MAX_SIDE, result_files
-from snapmix_demo.imageio import load_image
-from snapmix_demo.inputs import SEED_DIGITS, box_value, digits, prob_value, seed_value
+from snapmix_demo.exports import originals, result_files
+from snapmix_demo.inputs import SEED_DIGITS, box_value, digits, seed_value
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair
 from snapmix_demo.render import COLORMAPS
@@ -112,7 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"{parser.prog}: error: --out: {args.out} exists and is not a folder\n")
     try:
         data = (args.image_a.read_bytes(), args.image_b.read_bytes())
-        alpha = prob_value(args.alpha, "alpha")
         res = snapmix_pair(
             *data,
             backbone=args.backbone,
@@ -127,10 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             box_a=args.box_a,
             box_b=args.box_b,
         )
-        side = (FULL_MAX_SIDE, FULL_MAX_SIDE)
-        originals = (load_image(data[0], min_size=side), load_image(data[1], min_size=side))
         names = (args.image_a.name, args.image_b.name)
-        files = result_files(res, cmap=args.cmap, alpha=alpha, names=names, originals=originals)
+        files = result_files(res, cmap=args.cmap, alpha=args.alpha, names=names, originals=originals(data))
     except InputError as e:
         parser.exit(2, f"{parser.prog}: error: {_option(e.field)}: {e.problem}\n")
     except (OSError, UserError) as e:  # an unreadable file; ImageError, DownloadError, a checkpoint that does not fit

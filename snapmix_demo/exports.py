@@ -15,11 +15,12 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
+from snapmix_demo.imageio import ImageSource, load_image
 from snapmix_demo.pipeline import PairResult
 from snapmix_demo.render import COLOR_A, COLOR_B, draw_box, mixed_view, overlays
 from snapmix_demo.snapmix import Box
 
-__all__ = ["FILE_NOTES", "FULL_MAX_SIDE", "full_resolution", "result_files"]
+__all__ = ["FILE_NOTES", "FULL_MAX_SIDE", "full_resolution", "originals", "result_files"]
 
 FULL_MAX_SIDE = 2048  # pixels: the long side of the full-resolution exports at most
 FILE_NOTES = {
@@ -45,6 +46,12 @@ def _npy(spm: np.ndarray | None, shape: tuple[int, int]) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, spm if spm is not None else np.full(shape, np.nan, np.float32))
     return buffer.getvalue()
+
+
+def originals(sources: tuple[ImageSource, ImageSource]) -> tuple[Image.Image, Image.Image]:
+    """Both input images decoded for the full-resolution files: the result holds the model frame only."""
+    side = (FULL_MAX_SIDE, FULL_MAX_SIDE)  # large JPEGs decode in draft mode no smaller than this
+    return load_image(sources[0], min_size=side), load_image(sources[1], min_size=side)
 
 
 def _capped(img: Image.Image) -> Image.Image:

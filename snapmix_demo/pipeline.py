@@ -31,9 +31,8 @@ from snapmix_demo.snapmix import (
     label_weights,
     maps_from_features,
     normalise,
+    pair_boxes,
     paste,
-    rand_box,
-    sample_lam,
 )
 from snapmix_demo.weights import Backbone, Classes, cached_backbone
 
@@ -43,6 +42,7 @@ __all__ = [
     "ImageInputError",
     "PairResult",
     "clear_caches",
+    "pair_weights",
     "resolve_target",
     "snapmix_pair",
 ]
@@ -366,13 +366,11 @@ def _validated_boxes(
     if mode not in PATCH_MODES:
         raise InputError("mode", f"unknown patch mode '{excerpt(mode)}'; choose one of: {', '.join(PATCH_MODES)}")
     seed, beta = seed_value(seed), beta_value(beta)
-    rng = np.random.default_rng(seed)
-    lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
     try:
         height, width = get_spec(backbone).input_size
     except ValueError as e:  # the registry's message, for the user: an unknown or unsupported backbone
         raise InputError("backbone", str(e)) from None
-    drawn_a, drawn_b = rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
+    drawn_a, drawn_b = pair_boxes(seed, beta, height, width)
     box_a = _validate_box(box_a, height, width, "box_a") or drawn_a
     box_b = _validate_box(box_b, height, width, "box_b") or drawn_b
     return seed, beta, box_a, box_b, (height, width)
@@ -395,6 +393,13 @@ def _weigh(an_a: _Analysis, an_b: _Analysis, box_a: Box, box_b: Box, frame: tupl
     """SnapMix's and CutMix's weights for the boxes, with each map's share inside its box (section 3.4)."""
     share_a = None if an_a.spm is None else float(box_mass(an_a.spm, box_a))
     share_b = None if an_b.spm is None else float(box_mass(an_b.spm, box_b))
+    return pair_weights(share_a, share_b, box_a, box_b, frame)
+
+
+def pair_weights(
+    share_a: float | None, share_b: float | None, box_a: Box, box_b: Box, frame: tuple[int, int]
+) -> dict[str, object]:
+    """A pair's weights from each map's share inside its box (None: a flat map, so area); an empty box mixes nothing."""
     mixed_applied = box_area(box_a) > 0 and box_area(box_b) > 0
     lam_area = area_lambda(box_a, *frame) if mixed_applied else 1.0
     if not mixed_applied:

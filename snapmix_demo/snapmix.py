@@ -33,6 +33,7 @@ __all__ = [
     "area_lambda",
     "batch_rng",
     "box_area",
+    "box_around",
     "box_mass",
     "class_cams",
     "eval_mode",
@@ -43,6 +44,7 @@ __all__ = [
     "mix_at",
     "model_maps",
     "normalise",
+    "pair_boxes",
     "partners",
     "paste",
     "rand_box",
@@ -188,9 +190,21 @@ def rand_box(height: int, width: int, lam: float, rng: np.random.Generator) -> B
     ratio = np.sqrt(1.0 - lam)
     cut_h, cut_w = int(height * ratio), int(width * ratio)
     cy, cx = int(rng.integers(height)), int(rng.integers(width))
+    return box_around(cy, cx, cut_h, cut_w, height, width)
+
+
+def box_around(cy: int, cx: int, cut_h: int, cut_w: int, height: int, width: int) -> Box:
+    """Box of cut_h x cut_w centred on row `cy`, column `cx`, clipped to the (height, width) frame."""
     top, bottom = np.clip([cy - cut_h // 2, cy + cut_h // 2], 0, height)
     left, right = np.clip([cx - cut_w // 2, cx + cut_w // 2], 0, width)
     return int(top), int(left), int(bottom), int(right)
+
+
+def pair_boxes(seed: int, beta: float, height: int, width: int) -> tuple[Box, Box]:
+    """Box A and box B of a pair, drawn independently from `seed`: both ratios first, then both boxes."""
+    rng = np.random.default_rng(seed)
+    lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
+    return rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
 
 
 def box_area(box: Box) -> int:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from snapmix_demo.pipeline import PairResult
+from snapmix_demo.pipeline import PairResult, pair_weights
 from snapmix_demo.render import COLOR_A, COLOR_B
-from snapmix_demo.snapmix import Box, rand_box, sample_lam
+from snapmix_demo.snapmix import Box, pair_boxes
 
 __all__ = ["SPREAD_SEEDS", "Spread", "box_spread", "spread_png"]
 
@@ -41,31 +41,26 @@ def _table(spm: np.ndarray | None) -> np.ndarray | None:
     return np.pad(spm.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
 
 
-def _mass(table: np.ndarray, box: Box) -> float:
+def _mass(table: np.ndarray | None, box: Box) -> float | None:
+    """The map's sum inside `box` in four lookups; None for a flat map (no table)."""
+    if table is None:
+        return None
     top, left, bottom, right = box
     return float(table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left])
 
 
 def box_spread(res: PairResult, seeds: range = range(SPREAD_SEEDS)) -> Spread:
-    """ρA, ρB and λ for the boxes each seed draws with `res.beta`, weighed on `res`'s maps (fallbacks as in the pair).
+    """ρA, ρB and λ for the boxes each seed draws with `res.beta`, weighed on `res`'s maps as the pair weighs them.
 
     Both boxes are drawn for every seed, as `snapmix_pair` draws them when none is given.
     """
-    height, width = res.image_a.height, res.image_a.width
+    frame = (res.image_a.height, res.image_a.width)
     table_a, table_b = _table(res.spm_a), _table(res.spm_b)
     out = np.empty((len(seeds), 3))
     for i, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        lam_a, lam_b = sample_lam(res.beta, rng), sample_lam(res.beta, rng)
-        box_a, box_b = rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
-        area_a = (box_a[2] - box_a[0]) * (box_a[3] - box_a[1])
-        if area_a <= 0 or (box_b[2] - box_b[0]) * (box_b[3] - box_b[1]) <= 0:
-            out[i] = (1.0, 0.0, 1.0)  # an empty box: nothing pasted
-            continue
-        lam = 1.0 - area_a / (height * width)
-        rho_a = lam if table_a is None else 1.0 - _mass(table_a, box_a)
-        rho_b = 1.0 - lam if table_b is None else _mass(table_b, box_b)
-        out[i] = (rho_a, rho_b, lam)
+        box_a, box_b = pair_boxes(seed, res.beta, *frame)
+        weights = pair_weights(_mass(table_a, box_a), _mass(table_b, box_b), box_a, box_b, frame)
+        out[i] = (weights["rho_a"], weights["rho_b"], weights["area_lambda"])
     return Spread(np.asarray(seeds), out[:, 0], out[:, 1], out[:, 2])
 
 

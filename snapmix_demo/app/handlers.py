@@ -39,8 +39,8 @@ from snapmix_demo.explain import (
     topk_html,
     weights_html,
 )
-from snapmix_demo.exports import FULL_MAX_SIDE, result_files
-from snapmix_demo.imageio import MAX_BYTES, load_image
+from snapmix_demo.exports import originals, result_files
+from snapmix_demo.imageio import MAX_BYTES
 from snapmix_demo.inputs import beta_value, prob_value, seed_text
 from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
@@ -467,9 +467,8 @@ def _input_name(source: str | bytes | None) -> str | None:
 
 def _originals(request: tuple) -> tuple[Image.Image, Image.Image] | None:
     """Both input images decoded again for the full-resolution downloads (the result holds the model frame only)."""
-    side = (FULL_MAX_SIDE, FULL_MAX_SIDE)
     try:
-        return load_image(request[0], min_size=side), load_image(request[1], min_size=side)
+        return originals(request[:2])
     except ValueError:  # decoded once already for the run; should it fail now, only those downloads are left out
         return None
 

@@ -28,13 +28,12 @@ from snapmix_demo.mixes.frame import (
     IDENTITY,
     MixResult,
     Placement,
-    box_around,
     box_mask,
     mixed_result,
     unmixed_result,
 )
 from snapmix_demo.mixes.params import PROB, Param, beta_param
-from snapmix_demo.snapmix import batch_rng, box_area, gate, partners, rand_box, sample_lam
+from snapmix_demo.snapmix import batch_rng, box_area, box_around, gate, partners, rand_box, sample_lam
 
 __all__ = ["cutmix", "fmix", "fmix_mask", "low_freq_image", "mixup", "resizemix"]
 

@@ -9,22 +9,21 @@ one function each gives the mixed image (`mix_images`) and the area weight (`are
 (top, left, bottom, right), half-open, rows first.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from snapmix_demo.snapmix import BatchMix, Box, label_dtype, paste
+from snapmix_demo.snapmix import BatchMix, Box, label_dtype, paste, unmixed
 
 __all__ = [
     "IDENTITY",
     "MixResult",
     "Placement",
     "area_share",
-    "box_around",
     "box_mask",
     "boxes_mask",
+    "described",
     "mix_images",
     "mixed_result",
     "unmixed_result",
@@ -68,16 +67,17 @@ class MixResult(BatchMix):
     boxes: Tensor | None = None  # (N, 4) int64 per-sample boxes, when each sample has its own (SaliencyMix)
     method: str = ""  # the registry name of the method that made it
 
-    def __getitem__(self, index: int) -> Tensor:
-        return tuple(self)[index]
+
+def described(mix: BatchMix, mask: Tensor, method: str, placement: Placement = IDENTITY) -> MixResult:
+    """The core's `BatchMix` with the mask and placement that describe it."""
+    core = {f.name: getattr(mix, f.name) for f in fields(BatchMix)}
+    return MixResult(**core, mask=mask, placement=placement, method=method)
 
 
 def unmixed_result(x: Tensor, y: Tensor, method: str) -> MixResult:
-    """The batch as it is: own labels with weight 1, an all-zero mask, no partner (`mixed` is False)."""
-    no = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    ones = torch.ones(len(x), dtype=label_dtype(x), device=x.device)
+    """The batch as it is (`snapmix.unmixed`): own labels with weight 1, an all-zero mask, no partner."""
     mask = torch.zeros(1, *x.shape[-2:], device=x.device).expand(len(x), -1, -1)
-    return MixResult(x, y, ones, torch.zeros_like(ones), no, no, mask=mask, method=method)
+    return described(unmixed(x, y), mask, method)
 
 
 def mixed_result(
@@ -121,13 +121,6 @@ def boxes_mask(boxes: Tensor, height: int, width: int) -> Tensor:
     in_rows = (rows >= top) & (rows < bottom)  # (N, H)
     in_cols = (cols >= left) & (cols < right)  # (N, W)
     return (in_rows[:, :, None] & in_cols[:, None, :]).float()
-
-
-def box_around(cy: int, cx: int, cut_h: int, cut_w: int, height: int, width: int) -> Box:
-    """Box of cut_h x cut_w centred on row `cy`, column `cx`, clipped to the frame as `rand_box` clips it."""
-    top, bottom = np.clip([cy - cut_h // 2, cy + cut_h // 2], 0, height)
-    left, right = np.clip([cx - cut_w // 2, cx + cut_w // 2], 0, width)
-    return int(top), int(left), int(bottom), int(right)
 
 
 def mix_images(x: Tensor, mask: Tensor, placement: Placement, perm: Tensor) -> Tensor:

@@ -106,7 +106,7 @@ def peak_boxes(spm: Tensor, cut_h: int, cut_w: int) -> Tensor:
 
 
 def _centred(cy: Tensor, cx: Tensor, cut_h: int, cut_w: int, height: int, width: int) -> Tensor:
-    """Boxes (N, 4) around centres (N,), clipped as `frame.box_around` clips one box."""
+    """Boxes (N, 4) around centres (N,), clipped as `snapmix.box_around` clips one box."""
     top, bottom = (cy - cut_h // 2).clamp(0, height), (cy + cut_h // 2).clamp(0, height)
     left, right = (cx - cut_w // 2).clamp(0, width), (cx + cut_w // 2).clamp(0, width)
     return torch.stack([top, left, bottom, right], dim=1)

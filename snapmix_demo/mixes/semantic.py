@@ -12,16 +12,21 @@
   `area_weight` to 1 - `area_weight` (0.5: their mean, as OpenMixup's TransMix does).
 """
 
-from dataclasses import fields
-
 import torch
 from torch import Tensor
 
 from snapmix_demo.mixes.draws import check_batch, check_maps
-from snapmix_demo.mixes.frame import IDENTITY, MixResult, Placement, box_mask, mixed_result, unmixed_result
+from snapmix_demo.mixes.frame import (
+    IDENTITY,
+    MixResult,
+    Placement,
+    box_mask,
+    described,
+    mixed_result,
+    unmixed_result,
+)
 from snapmix_demo.mixes.params import PROB, Param, beta_param
 from snapmix_demo.snapmix import (
-    BatchMix,
     Box,
     batch_rng,
     box_area,
@@ -47,9 +52,7 @@ def snapmix_at(
     mix = mix_at(x, y, spm, degenerate, box_a=box_a, box_b=box_b, perm=perm)
     if not mix.mixed:
         return unmixed_result(x, y, method)
-    mask = box_mask(box_a, *x.shape[-2:], len(x), x.device)
-    core = {f.name: getattr(mix, f.name) for f in fields(BatchMix)}
-    return MixResult(**core, mask=mask, placement=Placement(src=box_b, dst=box_a), method=method)
+    return described(mix, box_mask(box_a, *x.shape[-2:], len(x), x.device), method, Placement(src=box_b, dst=box_a))
 
 
 def _snapmix(x, y, spm, degenerate, generator, prob, perm, beta, method) -> MixResult:
