@@ -29,7 +29,7 @@ from snapmix_demo.app.examples import PHOTO_PAIRS
 from snapmix_demo.imageio import MAX_BYTES
 from tests import _queue as q
 from tests._files import encode, gif_declaring, png_declaring
-from tests.conftest import rss_mb
+from tests.conftest import settled_rss_mb
 
 CAT, COFFEE = PHOTO_PAIRS[0]
 BASE = {"backbone": "resnet18", "mode": "default", "seed": 0, "weights": "random"}
@@ -385,19 +385,29 @@ def test_concurrent_first_requests_build_each_model_once(app_url, monkeypatch):
 RSS_GROWTH_MB = 20
 
 
+def _live_results() -> tuple[int, int]:
+    """How many pair results and analyses anything still references: the allocator-independent leak count."""
+    objects = gc.get_objects()
+    return sum(isinstance(o, pipeline.PairResult) for o in objects), sum(
+        isinstance(o, pipeline._Analysis) for o in objects
+    )
+
+
 def test_memory_and_caches_stay_bounded_over_many_requests(client, tmp_path):
     pairs = _pairs(tmp_path, 60)  # 120 distinct images, two backbones: far more analyses than the cache holds
-    rss = {0: rss_mb()}
+    rss, live = {0: settled_rss_mb()}, {}
     for i in range(1, 91):
         image_a, image_b = pairs[(i - 1) * 2 // 3]  # two of three requests bring new images, one only a new seed
         _call(client, image_a, image_b, backbone=("resnet18", "mobilenet_v2")[i % 2], mode="default", seed=i)
         if 40 <= i <= 45 or 85 <= i <= 90:
-            gc.collect()
-            rss[i] = rss_mb()
+            rss[i] = settled_rss_mb()
+        if i in (45, 90):
+            live[i] = _live_results()
         if i == 40:
             assert len(pipeline._analyses) == pipeline.ANALYSIS_CACHE_SIZE, "the cache should be full by now"
     warm, late = (statistics.median(rss[i] for i in range(end - 5, end + 1)) for end in (45, 90))
-    print(f"RSS MB: start {rss[0]:.0f}, median of requests 40-45 {warm:.0f}, of 85-90 {late:.0f}")
+    print(f"RSS MB: start {rss[0]:.0f}, median of requests 40-45 {warm:.0f}, of 85-90 {late:.0f}; live {live}")
+    assert live[90] == live[45], f"results and analyses still referenced: {live[45]} after 45 requests, then {live}"
     assert late - warm < RSS_GROWTH_MB, f"RSS still grows: {warm:.0f} MB after 45 requests, {late:.0f} after 90"
     assert len(pipeline._analyses) <= pipeline._analyses.maxsize == pipeline.ANALYSIS_CACHE_SIZE
     info = weights.model_cache_info()

@@ -25,7 +25,7 @@ from snapmix_demo.app import EXAMPLES, api, build_demo, fairness, launch_kwargs,
 from snapmix_demo.app.logs import SafeFormatter
 from snapmix_demo.app.settings import ServerSettings
 from tests import _queue as q
-from tests.conftest import _free_port, rss_mb
+from tests.conftest import _free_port, rss_mb, settled_rss_mb
 
 CAT, COFFEE = EXAMPLES[2]
 SPACE_ENV = {
@@ -213,14 +213,11 @@ def test_memory_stays_bounded_whoever_calls(spaces, http):
 
     for _ in range(30):  # warm-up: the session store fills to its capacity first
         rejected(q.new_session())
-    gc.collect()
-    start = rss_mb()
+    start = settled_rss_mb()
     assert all(rejected(q.new_session()) == 200 for _ in range(REJECTED))
-    gc.collect()
-    after_rejected = rss_mb()
+    after_rejected = settled_rss_mb()
     codes = {rejected(q.new_session(), f"{i}" + "w" * 2**20) for i in range(BIG_TEXT)}
-    gc.collect()
-    after_big = rss_mb()
+    after_big = settled_rss_mb()
     print(
         f"RSS MB: {start:.0f}, after {REJECTED} rejected {after_rejected:.0f}, after {BIG_TEXT} x 1 MB {after_big:.0f}"
     )
