@@ -1,4 +1,4 @@
-"""What the Lightning tests train: a tiny patched CNN, a LightningModule using SnapMixCallback, and recorders.
+"""What the Lightning tests train: a tiny patched CNN, LightningModules mixing by callback or in their step, recorders.
 
 Shared by tests/test_lightning.py (in-process, one device) and tests/_lightning_ddp.py (a script that
 Lightning's DDP launcher starts once per rank). Each training step is recorded with what is needed to
@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from snapmix_demo.snapmix import normalise, snapmix_loss
+from snapmix_demo.training.lightning import BatchMixer
 from snapmix_demo.training.shapes import PART_CLASSES, make_arrays
 
 MIX_SEED = 7
@@ -70,6 +71,24 @@ class Classifier(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=0.9)
+
+
+class SelfMixingClassifier(Classifier):
+    """Mixes in its own `training_step` with a `BatchMixer`, no callback; records what `assert_recomputes` reads."""
+
+    def __init__(self, backbone: nn.Module, lr: float = 0.05):
+        super().__init__(backbone, lr)
+        self.mixer = BatchMixer(beta=BETA, prob=1.0, seed=MIX_SEED)
+        self.records = []
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        state_before = {k: v.clone() for k, v in self.backbone.state_dict().items()}
+        mix = self.mixer(self, x, y, batch_idx)
+        record = {"rank": self.trainer.global_rank, "step": self.trainer.global_step, "x": x, "y": y}
+        mix_fields = ("x", "y_b", "rho_a", "rho_b", "fallback_a", "box_a", "box_b", "perm")
+        self.records.append(record | {"state_before": state_before, "mix": {k: getattr(mix, k) for k in mix_fields}})
+        return snapmix_loss(self.backbone(mix.x), y, mix.y_b, mix.rho_a, mix.rho_b)
 
 
 def shapes_loader(images: int, size: int, batch_size: int, spec) -> DataLoader:

@@ -25,6 +25,7 @@ from tests._lightning_app import (
     BNSnapshot,
     Classifier,
     Recorder,
+    SelfMixingClassifier,
     shapes_loader,
     tiny_net,
 )
@@ -144,6 +145,25 @@ def test_single_process_mixes_equal_direct_snapmix_batch(single_run):
         assert_recomputes(record, model)
     boxes = {(r["mix"]["box_a"], r["mix"]["box_b"]) for r in records}
     assert len(boxes) == 3, f"each step must draw its own boxes: {boxes}"
+
+
+def test_a_module_mixing_in_its_own_step_needs_no_callback_and_draws_the_same_mixes(single_run):
+    _, by_callback = single_run
+    module = SelfMixingClassifier(build_model("mobilenet_v2", num_classes=4))
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_steps=3, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        trainer.fit(module, shapes_loader(12, 64, 4, get_spec("mobilenet_v2")))
+    assert [r["step"] for r in module.records] == [0, 1, 2]
+    model = build_model("mobilenet_v2", num_classes=4)
+    for record in module.records:
+        assert_recomputes(record, model)
+    draws = [[(r["mix"]["box_a"], r["mix"]["box_b"]) for r in records] for records in (module.records, by_callback)]
+    assert draws[0] == draws[1], "the callback is the same mixer run before the step"
+    assert float(trainer.callback_metrics["snapmix/mixed_epoch"]) == 1.0
 
 
 def test_single_process_keeps_batchnorm_statistics_out_of_the_cam_pass(single_run):

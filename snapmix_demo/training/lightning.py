@@ -1,20 +1,24 @@
-"""SnapMix in Lightning training: a callback that mixes every training batch with `snapmix_batch`.
+"""Mixing in Lightning training: a step-level helper (`BatchMixer`) and a callback built on it.
 
-Optional (`pip install snapmix-demo[lightning]`); the core never imports this module. The callback
-mixes the batch before `training_step` and leaves the result on the LightningModule as `self.snapmix`
-(a `BatchMix`); the module trains on `mix.x` with `snapmix_loss`:
+Optional (`pip install snapmix-demo[lightning]`); the core never imports this module. The helper is the
+primary form, in Lightning's idiom that a module trains without any callback: the module owns a
+`BatchMixer` and calls it in its `training_step`, so the mixing is visible where the loss is:
 
     class Classifier(L.LightningModule):
         def __init__(self):
             super().__init__()
             self.model = build_model("resnet50", num_classes=200)
+            self.mixer = BatchMixer(method="snapmix", beta=5.0, prob=1.0, seed=0)
 
         def training_step(self, batch, batch_idx):
-            _, y = batch
-            mix = self.snapmix  # this batch, mixed by SnapMixCallback
+            x, y = batch
+            mix = self.mixer(self, x, y, batch_idx)  # this rank's draw for this step
             return snapmix_loss(self.model(mix.x), y, mix.y_b, mix.rho_a, mix.rho_b)
 
-    trainer = L.Trainer(callbacks=[SnapMixCallback(beta=5.0, prob=1.0, seed=0)], strategy="ddp", devices=2)
+    trainer = L.Trainer(strategy="ddp", devices=2)
+
+`SnapMixCallback` is the convenience for a module that should not know about mixing: it runs the same
+mixer before `training_step` and leaves the result on the module as `self.snapmix` (a `BatchMix`).
 
 The batch itself is never modified. The CAM pass runs on the patched backbone itself, found inside the
 module through torch.compile wrappers, in eval mode without gradients: DDP's gradient sync and
@@ -39,7 +43,7 @@ from snapmix_demo.snapmix import BatchMix  # noqa: E402
 from snapmix_demo.training.distributed import mix_generator, sync_buffers  # noqa: E402
 from snapmix_demo.unwrap import has_patched_api, patched_module  # noqa: E402
 
-__all__ = ["MIX_ATTRIBUTE", "SnapMixCallback", "find_backbone", "first_two"]
+__all__ = ["MIX_ATTRIBUTE", "BatchMixer", "SnapMixCallback", "find_backbone", "first_two"]
 
 MIX_ATTRIBUTE = "snapmix"  # the LightningModule attribute that holds the current batch's BatchMix
 
@@ -67,8 +71,8 @@ def find_backbone(module: nn.Module, path: str | None = None) -> nn.Module:
     raise ValueError(f"SnapMixCallback found {problem} in `{type(module).__name__}`; name one with `backbone=`")
 
 
-class SnapMixCallback(L.Callback):
-    """Mix every training batch (SnapMix, or any method of `MIXES`) and log the label weights and fallback rate.
+class BatchMixer:
+    """Mix one training batch (SnapMix, or any method of `MIXES`) from a `training_step`, and log its weights.
 
     Logs per step and per epoch: `snapmix/mixed` (1 if the batch was mixed, 0 if the probability gate left
     it alone), `snapmix/rho_a` and `snapmix/rho_b` (mean label weights; 1 and 0 for a batch left alone) and
@@ -83,7 +87,6 @@ class SnapMixCallback(L.Callback):
         beta: float | None = None,
         prob: float = 1.0,
         seed: int = 0,
-        unpack: Callable[[Any], tuple[Tensor, Tensor]] = first_two,
         backbone: str | None = None,
         sync_dist: bool = False,
         **params: object,
@@ -96,7 +99,6 @@ class SnapMixCallback(L.Callback):
                 (SnapMix 5).
             prob: probability of mixing a batch.
             seed: seed of the mixes; with the rank and the step it seeds each batch's generator.
-            unpack: batch -> (images (N, C, H, W), integer labels (N,)); the default takes `batch[0], batch[1]`.
             backbone: dotted name of the submodule to take CAMs from; default: the only patched one.
             sync_dist: average the logged values over ranks (one all-reduce per value and step); default:
                 each rank logs its own, as Lightning does.
@@ -109,26 +111,49 @@ class SnapMixCallback(L.Callback):
         self.params = spec.checked({**params, **({} if beta is None else {"beta": beta})})
         self.method, self.prob = method, prob_value(prob)
         self.beta = self.params.get("beta", spec.defaults.get("beta"))
-        self.seed, self.unpack, self.backbone = seed, unpack, backbone
-        self.sync_dist = sync_dist
+        self.seed, self.backbone, self.sync_dist = seed, backbone, sync_dist
         self._model: nn.Module | None = None
 
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Find the patched backbone once (after `configure_model`, so a compiled one is found too)."""
-        self._model = find_backbone(pl_module, self.backbone)
+    def __call__(self, pl_module: L.LightningModule, x: Tensor, y: Tensor, batch_idx: int) -> BatchMix:
+        """This rank's mix of (x, y) for this step, drawn from `mix_generator(seed, rank, step)`; logged."""
+        trainer = pl_module.trainer
+        sync_buffers(trainer.strategy.model)  # under DDP: rank 0's BatchNorm statistics, as the forward would
+        accumulate = trainer.accumulate_grad_batches  # micro-batches of one optimiser step get distinct draws
+        step = trainer.global_step * accumulate + batch_idx % accumulate
+        generator = mix_generator(self.seed, trainer.global_rank, step, device=x.device)
+        if self._model is None:  # at the first step: after `configure_model`, so a compiled one is found too
+            self._model = find_backbone(pl_module, self.backbone)
+        mix = mix_batch(x, y, self._model, method=self.method, prob=self.prob, generator=generator, **self.params)
+        _log(pl_module, mix, sync_dist=self.sync_dist)
+        return mix
+
+
+class SnapMixCallback(L.Callback):
+    """Run a `BatchMixer` before every `training_step`, leaving its mix on the module as `self.snapmix`.
+
+    For modules that should not know about mixing; it mixes and logs exactly as the `BatchMixer` built
+    from the same arguments would inside `training_step`.
+    """
+
+    def __init__(self, *, unpack: Callable[[Any], tuple[Tensor, Tensor]] = first_two, **settings: Any):
+        """Configure the mixes.
+
+        Args:
+            unpack: batch -> (images (N, C, H, W), integer labels (N,)); the default takes `batch[0], batch[1]`.
+            **settings: `BatchMixer`'s arguments (`method`, `beta`, `prob`, `seed`, `backbone`, `sync_dist`, the
+                method's own parameters).
+
+        Raises:
+            ValueError: If the method is unknown, or `beta`, `prob` or a parameter is out of range.
+        """
+        self.mixer, self.unpack = BatchMixer(**settings), unpack
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         """Mix this batch with this rank's generator for this step and leave it on the module."""
-        sync_buffers(trainer.strategy.model)  # under DDP: rank 0's BatchNorm statistics, as the forward would
         x, y = self.unpack(batch)
-        accumulate = trainer.accumulate_grad_batches  # micro-batches of one optimiser step get distinct draws
-        step = trainer.global_step * accumulate + batch_idx % accumulate
-        generator = mix_generator(self.seed, trainer.global_rank, step, device=x.device)
-        mix = mix_batch(x, y, self._model, method=self.method, prob=self.prob, generator=generator, **self.params)
-        setattr(pl_module, MIX_ATTRIBUTE, mix)
-        _log(pl_module, mix, sync_dist=self.sync_dist)
+        setattr(pl_module, MIX_ATTRIBUTE, self.mixer(pl_module, x, y, batch_idx))
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         """Drop the mix, so that nothing outside this step can train on a stale one."""
