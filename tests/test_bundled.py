@@ -76,7 +76,7 @@ def test_the_shapes_model_names_the_example_shapes(a, b):
 # benchmarks/results/evaluate_ci_sample.jsonl: accuracy 98.8 %, pointing 98.1 %; Spearman of SnapMix 0.950 / 0.942
 # (A / B) against 0.556 / 0.499 for the area of each image's own box and 0.556 / 0.498 for real CutMix; MAE 0.116 /
 # 0.117 against 0.294 / 0.298 and 0.312 / 0.307 (SnapMix's MAE is 0.37-0.39 of either area rule's). The bars sit
-# below, so that a regression in CAM extraction, box maths or patching fails here; the README uses 400 images.
+# below, so that a regression in CAM extraction, box maths or patching fails here; docs/evidence.md uses 400 images.
 CI_SAMPLE = {"images": 160, "pairs": 500, "seed": 1}
 RECORDS = ROOT / "benchmarks" / "results"
 
@@ -113,8 +113,8 @@ def test_the_readme_evidence_and_the_manifest_come_from_the_committed_record():
     assert _arguments(recorded["command"]).startswith("--images 400 --pairs 1000 ")
     figures = recorded["results"][0]
     assert MANIFEST[LITE0]["heldout"] == figures
-    readme = (ROOT / "README.md").read_text()
-    assert markdown([Evaluation(**figures)]) in readme, "regenerate the README's table with the record's command"
+    evidence = (ROOT / "docs" / "evidence.md").read_text()
+    assert markdown([Evaluation(**figures)]) in evidence, "regenerate the table with the record's command"
 
 
 # Every mixing method on a CI sample of held-out shapes (`--methods all --weights shapes --images 100 --pairs 200
@@ -175,4 +175,5 @@ def test_the_readme_mixes_table_comes_from_the_committed_record():
     assert _arguments(recorded["command"]).startswith("--methods all --plot docs/mixes_fidelity")
     results = [MethodEvaluation(**r) for r in recorded["results"]]
     assert {(r.backbone, r.weights) for r in results} == {(LITE0, "shapes"), (LITE0, "imagenet")}
-    assert methods_markdown(results) in (ROOT / "README.md").read_text(), "regenerate it with the record's command"
+    evidence = (ROOT / "docs" / "evidence.md").read_text()
+    assert methods_markdown(results) in evidence, "regenerate it with the record's command"
