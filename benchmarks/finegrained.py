@@ -18,8 +18,9 @@ Reports, per method, mean ± sd over seeds of:
 - held-out label fidelity of SnapMix's weights computed from each final model's CAMs, beside CutMix's
   area weights, on the same random pairs (MAE and Spearman against the part masks);
 - held-out label fidelity of every mixing method of the registry (`snapmix_demo.mixes`) with each final
-  model's maps, scored as `python -m snapmix_demo.training.evaluate --methods all` scores it (`evaluate.method_rows`:
-  the same seeded pairs for every method, the truth = the same mix applied to the part masks).
+  model's maps, scored as `python -m snapmix_demo.training.evaluate --methods all` scores it
+  (`method_fidelity.method_rows`: the same seeded pairs for every method, the truth = the same mix applied to
+  the part masks).
 
 Each finished run is appended to `<out>/runs.jsonl` and skipped when the command is run again, so the
 experiment can be stopped and resumed. Not part of CI (tests/test_finegrained.py runs its plumbing).
@@ -51,7 +52,8 @@ from torch import Tensor, nn
 from snapmix_demo.backbones import get_spec
 from snapmix_demo.mixes import MIXES, apply_mix, get_mix
 from snapmix_demo.snapmix import BatchMix, box_mass, normalise, snapmix_batch, snapmix_loss, unmixed
-from snapmix_demo.training.evaluate import MethodMaps, fidelity_rows, method_maps, method_rows, method_summary
+from snapmix_demo.training.fidelity import fidelity_rows
+from snapmix_demo.training.method_fidelity import MethodMaps, method_maps, method_rows, method_summary
 from snapmix_demo.training.shapes import HELDOUT_SEED_BASE, PART_CLASSES, make_arrays
 from snapmix_demo.training.train import initial_model
 
@@ -151,7 +153,7 @@ def _batches(seed: int, cfg: Config):
 
 def heldout_fidelity(spms: Tensor, degenerate: Tensor, masks: Tensor, cfg: Config, seed: int) -> dict:
     """MAE and Spearman, over both labels, of SnapMix's CAM weights and of CutMix's area weights (one box at the
-    same place in both images, scored against that box) against the part masks: `evaluate.fidelity_rows`."""
+    same place in both images, scored against that box) against the part masks: `fidelity.fidelity_rows`."""
     rows = fidelity_rows(
         spms,
         degenerate,
@@ -179,7 +181,7 @@ def heldout_methods(maps: MethodMaps, masks: Tensor, cfg: Config, seed: int) -> 
 
 
 def evaluate(model: nn.Module, test: dict[str, Tensor], cfg: Config, seed: int) -> dict:
-    """Held-out accuracy and label fidelity of one trained model, from one forward (`evaluate.method_maps`)."""
+    """Held-out accuracy and label fidelity of one trained model, from one forward (`method_fidelity.method_maps`)."""
     maps = method_maps(model, test["x"], test["y"], batch=64)
     return {
         "accuracy": float((maps.logits.argmax(dim=1) == test["y"]).float().mean()),

@@ -11,14 +11,9 @@ import torch
 from snapmix_demo import snapmix_pair
 from snapmix_demo.app.examples import EXAMPLES_DIR
 from snapmix_demo.mixes import MIXES
-from snapmix_demo.training.evaluate import (
-    Evaluation,
-    MethodEvaluation,
-    evaluate,
-    evaluate_methods,
-    markdown,
-    methods_markdown,
-)
+from snapmix_demo.training.fidelity import Evaluation, evaluate
+from snapmix_demo.training.method_fidelity import MethodEvaluation, evaluate_methods
+from snapmix_demo.training.reports import markdown, methods_markdown
 from snapmix_demo.training.shapes import CLASSES
 from snapmix_demo.weights import BUNDLED_DIR, available_weights, cached_backbone, clear_model_cache, weights_classes
 

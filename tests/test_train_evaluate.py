@@ -10,18 +10,10 @@ from PIL import Image
 from snapmix_demo import snapmix_pair, weights
 from snapmix_demo.mixes import MIXES
 from snapmix_demo.snapmix import box_area, box_mass, rand_box, sample_lam
-from snapmix_demo.training.evaluate import (
-    CHUNKS,
-    MethodMaps,
-    _pointing_hits,
-    draw_pairs,
-    fidelity_rows,
-    fidelity_summary,
-    method_names,
-    method_rows,
-    method_summary,
-)
 from snapmix_demo.training.evaluate import main as evaluate_main
+from snapmix_demo.training.evaluate import method_names
+from snapmix_demo.training.fidelity import fidelity_rows, fidelity_summary, pointing_hits
+from snapmix_demo.training.method_fidelity import CHUNKS, MethodMaps, draw_pairs, method_rows, method_summary
 from snapmix_demo.training.shapes import CLASSES, make_arrays
 from snapmix_demo.training.train import initial_model, save_bundled, train
 
@@ -116,9 +108,9 @@ def test_pointing_game_hits_within_the_tolerance_only():
     mask[0, 10:14, 10:14] = True
     cams = torch.zeros(1, 32, 32)
     cams[0, 12, 20] = 1.0  # 7 px right of the object: a hit with 8 px tolerance
-    assert _pointing_hits(cams, mask).tolist() == [True]
+    assert pointing_hits(cams, mask).tolist() == [True]
     cams[0, 12, 20], cams[0, 30, 30] = 0.0, 1.0  # far corner: a miss
-    assert _pointing_hits(cams, mask).tolist() == [False]
+    assert pointing_hits(cams, mask).tolist() == [False]
 
 
 def test_fine_tuning_starts_from_imagenet_with_a_new_seeded_head():

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from snapmix_demo.backbones import BACKBONES, build_model, get_spec
 from snapmix_demo.snapmix import normalise, snapmix_batch, snapmix_loss
-from snapmix_demo.training.evaluate import Evaluation, evaluate_model
+from snapmix_demo.training.fidelity import Evaluation, evaluate_model
 from snapmix_demo.training.shapes import CLASSES, HELDOUT_SEED_BASE, make_arrays
 from snapmix_demo.weights import BUNDLED_DIR, available_weights, load_backbone
 
