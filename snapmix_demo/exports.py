@@ -15,10 +15,10 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
+from snapmix_demo.boxes import Box
 from snapmix_demo.imageio import ImageSource, load_image
 from snapmix_demo.pipeline import PairResult
 from snapmix_demo.render import COLOR_A, COLOR_B, draw_box, mixed_view, overlays
-from snapmix_demo.snapmix import Box
 
 __all__ = ["FILE_NOTES", "FULL_MAX_SIDE", "full_resolution", "originals", "result_files"]
 

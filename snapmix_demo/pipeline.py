@@ -18,22 +18,13 @@ from PIL import Image
 
 from snapmix_demo import engine
 from snapmix_demo.backbones import get_spec
+from snapmix_demo.boxes import Box, area_lambda, box_area, pair_boxes
 from snapmix_demo.cache import BoundedCache
 from snapmix_demo.errors import InputError, UserError, excerpt
 from snapmix_demo.imageio import ImageError, ImageSource, load_image
 from snapmix_demo.inputs import CLASS_DIGITS, beta_value, box_value, digits, seed_value
 from snapmix_demo.patches import PATCH_MODES, classifier
-from snapmix_demo.snapmix import (
-    Box,
-    area_lambda,
-    box_area,
-    box_mass,
-    label_weights,
-    maps_from_features,
-    normalise,
-    pair_boxes,
-    paste,
-)
+from snapmix_demo.snapmix import box_mass, label_weights, maps_from_features, normalise, paste
 from snapmix_demo.weights import Backbone, Classes, cached_backbone
 
 __all__ = [

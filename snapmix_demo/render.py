@@ -8,8 +8,8 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image, ImageDraw
 
+from snapmix_demo.boxes import Box
 from snapmix_demo.pipeline import PairResult
-from snapmix_demo.snapmix import Box
 
 __all__ = [
     "COLORMAPS",

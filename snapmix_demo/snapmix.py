@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from snapmix_demo.inputs import beta_value, prob_value
+from snapmix_demo.boxes import Box, area_lambda, box_area, rand_box, sample_lam
+from snapmix_demo.inputs import prob_value
 from snapmix_demo.unwrap import patched_module
 
 if TYPE_CHECKING:
@@ -28,12 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchMix",
-    "Box",
     "SemanticMaps",
-    "area_lambda",
     "batch_rng",
-    "box_area",
-    "box_around",
     "box_mass",
     "class_cams",
     "eval_mode",
@@ -44,11 +41,8 @@ __all__ = [
     "mix_at",
     "model_maps",
     "normalise",
-    "pair_boxes",
     "partners",
     "paste",
-    "rand_box",
-    "sample_lam",
     "semantic_percent_maps",
     "snapmix_batch",
     "snapmix_loss",
@@ -56,7 +50,6 @@ __all__ = [
     "upsample",
 ]
 
-Box = tuple[int, int, int, int]  # (top, left, bottom, right), half-open
 # A map whose mean excess over its minimum is below this fraction of its magnitude is constant: degenerate.
 DEGENERATE_RTOL = 1e-6
 Weight = TypeVar("Weight", float, Tensor)  # one label weight, or a (N,) tensor of them
@@ -176,46 +169,7 @@ def model_maps(
         return maps_from_features(model.extract_features(x), model.get_fc(), x.shape[-2:], classes, relu=relu)
 
 
-# ## 2. Boxes
-
-
-def sample_lam(beta: float, rng: np.random.Generator) -> float:
-    """Mixing ratio lam ~ Beta(beta, beta); `beta` must be a positive finite number."""
-    beta = beta_value(beta)
-    return float(rng.beta(beta, beta))
-
-
-def rand_box(height: int, width: int, lam: float, rng: np.random.Generator) -> Box:
-    """Box of side ratio sqrt(1 - lam) around a uniform centre, clipped to the (height, width) frame."""
-    ratio = np.sqrt(1.0 - lam)
-    cut_h, cut_w = int(height * ratio), int(width * ratio)
-    cy, cx = int(rng.integers(height)), int(rng.integers(width))
-    return box_around(cy, cx, cut_h, cut_w, height, width)
-
-
-def box_around(cy: int, cx: int, cut_h: int, cut_w: int, height: int, width: int) -> Box:
-    """Box of cut_h x cut_w centred on row `cy`, column `cx`, clipped to the (height, width) frame."""
-    top, bottom = np.clip([cy - cut_h // 2, cy + cut_h // 2], 0, height)
-    left, right = np.clip([cx - cut_w // 2, cx + cut_w // 2], 0, width)
-    return int(top), int(left), int(bottom), int(right)
-
-
-def pair_boxes(seed: int, beta: float, height: int, width: int) -> tuple[Box, Box]:
-    """Box A and box B of a pair, drawn independently from `seed`: both ratios first, then both boxes."""
-    rng = np.random.default_rng(seed)
-    lam_a, lam_b = sample_lam(beta, rng), sample_lam(beta, rng)
-    return rand_box(height, width, lam_a, rng), rand_box(height, width, lam_b, rng)
-
-
-def box_area(box: Box) -> int:
-    """Pixels inside a half-open (top, left, bottom, right) box (0 if empty)."""
-    top, left, bottom, right = box
-    return max(bottom - top, 0) * max(right - left, 0)
-
-
-def area_lambda(box_a: Box, height: int, width: int) -> float:
-    """CutMix's weight of image A: the share of its area outside box A."""
-    return 1.0 - box_area(box_a) / (height * width)
+# ## 2. Weights
 
 
 def box_mass(spm: Tensor | np.ndarray, box: Box) -> Tensor | np.ndarray:

@@ -13,7 +13,8 @@ from PIL import Image
 from snapmix_demo import snapmix_pair
 from snapmix_demo.app import EXAMPLES
 from snapmix_demo.app.examples import EXAMPLES_DIR
-from snapmix_demo.snapmix import box_area, box_mass
+from snapmix_demo.boxes import box_area
+from snapmix_demo.snapmix import box_mass
 
 NO_MIX = {"box_a": (0, 0, 0, 0), "box_b": (0, 0, 0, 0)}  # analyse the images only
 

@@ -5,17 +5,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from snapmix_demo.boxes import area_lambda, box_area, rand_box, sample_lam
 from snapmix_demo.snapmix import (
-    area_lambda,
-    box_area,
     box_mass,
     class_cams,
     eval_mode,
     mix_at,
     model_maps,
     paste,
-    rand_box,
-    sample_lam,
     semantic_percent_maps,
     snapmix_batch,
     snapmix_loss,

@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from snapmix_demo import snapmix_pair, weights
+from snapmix_demo.boxes import box_area, rand_box, sample_lam
 from snapmix_demo.mixes import MIXES
-from snapmix_demo.snapmix import box_area, box_mass, rand_box, sample_lam
+from snapmix_demo.snapmix import box_mass
 from snapmix_demo.training.evaluate import main as evaluate_main
 from snapmix_demo.training.evaluate import method_names
 from snapmix_demo.training.fidelity import fidelity_rows, fidelity_summary, pointing_hits

@@ -8,9 +8,9 @@ computed it), this module only words and formats it. Everything that came from a
 import html
 
 from snapmix_demo.backbones import get_spec
+from snapmix_demo.boxes import Box, box_area
 from snapmix_demo.pipeline import PairResult
 from snapmix_demo.render import COLOR_A, COLOR_B
-from snapmix_demo.snapmix import Box, box_area
 from snapmix_demo.weights import weights_classes
 
 __all__ = [

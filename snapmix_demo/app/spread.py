@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
+from snapmix_demo.boxes import Box, pair_boxes
 from snapmix_demo.pipeline import PairResult, pair_weights
 from snapmix_demo.render import COLOR_A, COLOR_B
-from snapmix_demo.snapmix import Box, pair_boxes
 
 __all__ = ["SPREAD_SEEDS", "Spread", "box_spread", "spread_png"]
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from snapmix_demo.boxes import box_area, box_around, rand_box, sample_lam
 from snapmix_demo.errors import InputError
 from snapmix_demo.mixes.draws import check_batch
 from snapmix_demo.mixes.frame import (
@@ -33,7 +34,7 @@ from snapmix_demo.mixes.frame import (
     unmixed_result,
 )
 from snapmix_demo.mixes.params import PROB, Param, beta_param
-from snapmix_demo.snapmix import batch_rng, box_area, box_around, gate, partners, rand_box, sample_lam
+from snapmix_demo.snapmix import batch_rng, gate, partners
 
 __all__ = ["cutmix", "fmix", "fmix_mask", "low_freq_image", "mixup", "resizemix"]
 

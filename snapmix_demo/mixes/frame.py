@@ -14,7 +14,8 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from snapmix_demo.snapmix import BatchMix, Box, label_dtype, paste, unmixed
+from snapmix_demo.boxes import Box
+from snapmix_demo.snapmix import BatchMix, label_dtype, paste, unmixed
 
 __all__ = [
     "IDENTITY",

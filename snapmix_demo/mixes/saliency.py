@@ -25,11 +25,12 @@ import math
 import torch
 from torch import Tensor
 
+from snapmix_demo.boxes import sample_lam
 from snapmix_demo.errors import InputError
 from snapmix_demo.mixes.draws import check_batch, check_maps
 from snapmix_demo.mixes.frame import IDENTITY, MixResult, boxes_mask, mixed_result, unmixed_result
 from snapmix_demo.mixes.params import PROB, Param, beta_param
-from snapmix_demo.snapmix import batch_rng, gate, partners, sample_lam
+from snapmix_demo.snapmix import batch_rng, gate, partners
 
 __all__ = ["attentive_cutmix", "guided_mask", "guidedmixup", "peak_boxes", "saliencymix", "top_cells_mask"]
 
@@ -106,7 +107,7 @@ def peak_boxes(spm: Tensor, cut_h: int, cut_w: int) -> Tensor:
 
 
 def _centred(cy: Tensor, cx: Tensor, cut_h: int, cut_w: int, height: int, width: int) -> Tensor:
-    """Boxes (N, 4) around centres (N,), clipped as `snapmix.box_around` clips one box."""
+    """Boxes (N, 4) around centres (N,), clipped as `boxes.box_around` clips one box."""
     top, bottom = (cy - cut_h // 2).clamp(0, height), (cy + cut_h // 2).clamp(0, height)
     left, right = (cx - cut_w // 2).clamp(0, width), (cx + cut_w // 2).clamp(0, width)
     return torch.stack([top, left, bottom, right], dim=1)

@@ -15,6 +15,7 @@
 import torch
 from torch import Tensor
 
+from snapmix_demo.boxes import Box, box_area, rand_box, sample_lam
 from snapmix_demo.mixes.draws import check_batch, check_maps
 from snapmix_demo.mixes.frame import (
     IDENTITY,
@@ -26,17 +27,7 @@ from snapmix_demo.mixes.frame import (
     unmixed_result,
 )
 from snapmix_demo.mixes.params import PROB, Param, beta_param
-from snapmix_demo.snapmix import (
-    Box,
-    batch_rng,
-    box_area,
-    box_mass,
-    gate,
-    mix_at,
-    partners,
-    rand_box,
-    sample_lam,
-)
+from snapmix_demo.snapmix import batch_rng, box_mass, gate, mix_at, partners
 
 __all__ = ["snapmix", "snapmix_at", "snapmix_official", "transmix"]
 

@@ -24,18 +24,8 @@ from scipy import ndimage, stats
 from torch import Tensor, nn
 
 from snapmix_demo.backbones import BackboneSpec
-from snapmix_demo.snapmix import (
-    Box,
-    SemanticMaps,
-    area_lambda,
-    box_area,
-    box_mass,
-    label_weights,
-    model_maps,
-    normalise,
-    rand_box,
-    sample_lam,
-)
+from snapmix_demo.boxes import Box, area_lambda, box_area, rand_box, sample_lam
+from snapmix_demo.snapmix import SemanticMaps, box_mass, label_weights, model_maps, normalise
 from snapmix_demo.training.shapes import HELDOUT_SEED_BASE, make_arrays
 from snapmix_demo.weights import cached_backbone
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from snapmix_demo.boxes import box_around
 from snapmix_demo.mixes import IDENTITY, MIXES, Placement, apply_mix, area_share, mix_images, object_shares
 from snapmix_demo.mixes.frame import MixResult, box_mask, boxes_mask, unmixed_result
-from snapmix_demo.snapmix import box_around
 from tests.mixes._batches import batch, gen
 
 # ## Masks and placements

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from snapmix_demo.boxes import box_around
 from snapmix_demo.mixes import MIXES, apply_mix, attentive_cutmix, guidedmixup, saliencymix, transmix
 from snapmix_demo.mixes.saliency import guided_mask, peak_boxes, top_cells_mask
-from snapmix_demo.snapmix import box_around
 from tests.mixes._batches import batch, gen
 
 SWAP = torch.tensor([1, 0])
