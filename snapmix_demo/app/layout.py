@@ -217,6 +217,28 @@ def _results(first: dict | None) -> dict:
             top_b = gr.HTML(first.get("top_b", TOP_PLACEHOLDERS["B"]), elem_id="top-b", container=True)
     status = gr.HTML(first.get("status", ""), elem_id="status")
     link = gr.HTML(first.get("link", ""), elem_id="link")
+    return (
+        {
+            "banner": banner,
+            "cam_a": cam_a,
+            "caption_a": caption_a,
+            "cam_b": cam_b,
+            "caption_b": caption_b,
+            "mixed": mixed,
+            "caption_mixed": caption_mixed,
+            "chart": chart,
+            "top_a": top_a,
+            "top_b": top_b,
+            "status": status,
+            "link": link,
+        }
+        | _spread()
+        | _downloads(first)
+    )
+
+
+def _spread() -> dict:
+    """The accordion that plots the pair's weights over many seeds' boxes, on request."""
     with gr.Accordion(f"Spread over {SPREAD_SEEDS} seeds' boxes (SnapMix vs CutMix)", open=False, elem_id="spread-box"):
         spread_button = gr.Button("Show the spread for the pair on screen", elem_id="spread-run")
         spread = gr.Image(
@@ -230,6 +252,11 @@ def _results(first: dict | None) -> dict:
             buttons=["download", "fullscreen"],
         )
         spread_note = gr.HTML("", elem_id="spread-note")
+    return {"spread_button": spread_button, "spread": spread, "spread_note": spread_note}
+
+
+def _downloads(first: dict) -> dict:
+    """The accordion with the files of the result on screen."""
     with gr.Accordion("Downloads (.json, .png, .npy)", open=False, elem_id="downloads-accordion"):
         gr.Markdown(
             "`cam_a.png`, `cam_b.png`, `mixed.png` and the maps `spm_a.npy`, `spm_b.npy` are in the model-input "
@@ -245,24 +272,7 @@ def _results(first: dict | None) -> dict:
             interactive=False,
             elem_id="downloads",
         )
-    return {
-        "banner": banner,
-        "cam_a": cam_a,
-        "caption_a": caption_a,
-        "cam_b": cam_b,
-        "caption_b": caption_b,
-        "mixed": mixed,
-        "caption_mixed": caption_mixed,
-        "chart": chart,
-        "top_a": top_a,
-        "top_b": top_b,
-        "status": status,
-        "link": link,
-        "spread_button": spread_button,
-        "spread": spread,
-        "spread_note": spread_note,
-        "downloads": downloads,
-    }
+    return {"downloads": downloads}
 
 
 def _api() -> dict:
