@@ -357,14 +357,14 @@ def test_concurrent_first_requests_build_each_model_once(app_url, monkeypatch):
     keys = [("resnet18", "random"), ("mobilenet_v2", "random"), ("mixnet_s", "random")]
     assert len(keys) <= weights.model_cache_info()["maxsize"], "evictions would force rebuilds"
     built = []
-    real_load = weights._load
+    real_load = weights.models.build_backbone
 
-    def slow_load(name: str, kind: str):  # widen the race window: others ask while this one builds
-        built.append((name, kind))
+    def slow_load(spec, kind: str):  # widen the race window: others ask while this one builds
+        built.append((spec.name, kind))
         threading.Event().wait(0.5)
-        return real_load(name, kind)
+        return real_load(spec, kind)
 
-    monkeypatch.setattr(weights, "_load", slow_load)
+    monkeypatch.setattr(weights.models, "build_backbone", slow_load)
     weights.clear_model_cache()
     before = weights.model_cache_info()["builds"]
     plans = [[{"backbone": keys[i % 3][0], "seed": i}] for i in range(9)]
