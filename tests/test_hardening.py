@@ -24,7 +24,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from snapmix_demo import PATCH_MODES, pipeline, weights
-from snapmix_demo.app import files, handlers, server
+from snapmix_demo.app import files, handlers, requests, server
 from snapmix_demo.app.examples import PHOTO_PAIRS
 from snapmix_demo.imageio import MAX_BYTES
 from tests import _queue as q
@@ -419,7 +419,7 @@ def test_result_files_folder_stays_bounded():
     for seed in range(files.KEEP_RESULT_FOLDERS + extra):
         own = (None, None, "")  # no checkpoint, class file or pasted names
         request = (CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "", *own)
-        outputs = handlers.on_run(*request, "jet", 0.5, handlers.VIEWS[0])
+        outputs = handlers.on_run(*request, "jet", 0.5, requests.VIEWS[0])
         assert outputs[0].error is None and all(Path(p).exists() for p in outputs[-1])
     kept = list(server.RESULTS_DIR.glob("r-*/result.json"))
     assert 0 < len(kept) <= files.KEEP_RESULT_FOLDERS

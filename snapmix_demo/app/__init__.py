@@ -1,7 +1,8 @@
 """The Gradio app, split by concern.
 
-`layout` (the page), `handlers` (widgets <-> core), `api` (the public endpoint), `files` (the
-downloads), `examples`,
+`layout` (the page), `handlers` (each control's event), with `requests` (a run's values as a
+`PairRequest`), `choices` (what the model controls offer), `run` (a pair run and its outputs) and
+`messages` (errors worded for people); `api` (the public endpoint), `files` (the downloads), `examples`,
 `playground` (the `@patch_to` tab), `style` (CSS) and `server` (how it is served: `settings`, the
 `guard` middleware with `bodies` and `fairness`, its `upkeep` with `tempfiles`, and `logs`).
 """
