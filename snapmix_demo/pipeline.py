@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from snapmix_demo import engine
-from snapmix_demo.backbones import get_spec
+from snapmix_demo.backbones import BackboneSpec, get_spec
 from snapmix_demo.boxes import Box, area_lambda, box_area, pair_boxes
 from snapmix_demo.cache import BoundedCache
 from snapmix_demo.errors import InputError, UserError, excerpt
@@ -305,7 +305,8 @@ def snapmix_pair(
         (0.68, 0.08, 0.68)
     """
     start = time.perf_counter()
-    seed, beta, box_a, box_b, (height, width) = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
+    spec, seed, beta, box_a, box_b = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
+    height, width = spec.input_size
 
     tick = time.perf_counter()
     named = ((image_a, "image_a"), (image_b, "image_b"))
@@ -314,7 +315,7 @@ def snapmix_pair(
     timings = {"decode": (time.perf_counter() - tick) * 1e3}
 
     tick = time.perf_counter()
-    bb = cached_backbone(backbone, weights=weights, checkpoint=checkpoint, classes=classes)
+    bb = cached_backbone(spec, weights=weights, checkpoint=checkpoint, classes=classes)
     targets = [resolve_target(t, bb.weights.classes, f) for t, f in ((target_a, "target_a"), (target_b, "target_b"))]
     timings["load_model"] = (time.perf_counter() - tick) * 1e3
 
@@ -352,19 +353,23 @@ def snapmix_pair(
 
 def _validated_boxes(
     backbone: str, mode: str, seed: object, beta: object, box_a: object, box_b: object
-) -> tuple[int, float, Box, Box, tuple[int, int]]:
-    """Seed, beta and both boxes, validated before any image is decoded; boxes drawn where none was given."""
+) -> tuple[BackboneSpec, int, float, Box, Box]:
+    """The backbone's spec, seed, beta and both boxes, validated before any image is decoded.
+
+    Boxes are drawn where none was given. The spec is looked up here, once: everything after takes it.
+    """
     if mode not in PATCH_MODES:
         raise InputError("mode", f"unknown patch mode '{excerpt(mode)}'; choose one of: {', '.join(PATCH_MODES)}")
     seed, beta = seed_value(seed), beta_value(beta)
     try:
-        height, width = get_spec(backbone).input_size
+        spec = get_spec(backbone)
     except ValueError as e:  # the registry's message, for the user: an unknown or unsupported backbone
         raise InputError("backbone", str(e)) from None
+    height, width = spec.input_size
     drawn_a, drawn_b = pair_boxes(seed, beta, height, width)
     box_a = _validate_box(box_a, height, width, "box_a") or drawn_a
     box_b = _validate_box(box_b, height, width, "box_b") or drawn_b
-    return seed, beta, box_a, box_b, (height, width)
+    return spec, seed, beta, box_a, box_b
 
 
 def _side(side: str, analysis: _Analysis, target: int | None, classes: Sequence[str]) -> dict[str, object]:

@@ -52,7 +52,7 @@ def test_a_tampered_checkpoint_is_refused(monkeypatch, tmp_path):
     with open(copy / MANIFEST[LITE0]["file"], "r+b") as f:
         f.seek(-16, 2)
         f.write(b"\0" * 16)
-    monkeypatch.setattr("snapmix_demo.weights.BUNDLED_DIR", copy)
+    monkeypatch.setattr("snapmix_demo.weights.kinds.BUNDLED_DIR", copy)
     clear_model_cache()
     with pytest.raises(ValueError, match="sha256"):
         cached_backbone(LITE0, weights="shapes")

@@ -24,7 +24,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from snapmix_demo import PATCH_MODES, pipeline, weights
-from snapmix_demo.app import files, handlers
+from snapmix_demo.app import files, handlers, requests
 from snapmix_demo.app.examples import PHOTO_PAIRS
 from snapmix_demo.app.serving import server
 from snapmix_demo.imageio import MAX_BYTES
@@ -358,14 +358,14 @@ def test_concurrent_first_requests_build_each_model_once(app_url, monkeypatch):
     keys = [("resnet18", "random"), ("mobilenet_v2", "random"), ("mixnet_s", "random")]
     assert len(keys) <= weights.model_cache_info()["maxsize"], "evictions would force rebuilds"
     built = []
-    real_load = weights._load
+    real_load = weights.models.build_backbone
 
-    def slow_load(name: str, kind: str):  # widen the race window: others ask while this one builds
-        built.append((name, kind))
+    def slow_load(spec, kind: str):  # widen the race window: others ask while this one builds
+        built.append((spec.name, kind))
         threading.Event().wait(0.5)
-        return real_load(name, kind)
+        return real_load(spec, kind)
 
-    monkeypatch.setattr(weights, "_load", slow_load)
+    monkeypatch.setattr(weights.models, "build_backbone", slow_load)
     weights.clear_model_cache()
     before = weights.model_cache_info()["builds"]
     plans = [[{"backbone": keys[i % 3][0], "seed": i}] for i in range(9)]
@@ -420,7 +420,7 @@ def test_result_files_folder_stays_bounded():
     for seed in range(files.KEEP_RESULT_FOLDERS + extra):
         own = (None, None, "")  # no checkpoint, class file or pasted names
         request = (CAT, COFFEE, "resnet18", "random", "default", "predicted", "predicted", 5.0, seed, "", "", *own)
-        outputs = handlers.on_run(*request, "jet", 0.5, handlers.VIEWS[0])
+        outputs = handlers.on_run(*request, "jet", 0.5, requests.VIEWS[0])
         assert outputs[0].error is None and all(Path(p).exists() for p in outputs[-1])
     kept = list(server.RESULTS_DIR.glob("r-*/result.json"))
     assert 0 < len(kept) <= files.KEEP_RESULT_FOLDERS

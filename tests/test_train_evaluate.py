@@ -21,7 +21,7 @@ from snapmix_demo.training.train import initial_model, save_bundled, train
 
 @pytest.fixture
 def bundled_dir(monkeypatch, tmp_path):
-    monkeypatch.setattr(weights, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setattr(weights.kinds, "BUNDLED_DIR", tmp_path)
     monkeypatch.setattr("snapmix_demo.training.train.BUNDLED_DIR", tmp_path)
     weights.clear_model_cache()
     yield tmp_path

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from snapmix_demo import BACKBONES, weights
+from snapmix_demo import BACKBONES
 from snapmix_demo.backbones import build_model, get_spec
 from snapmix_demo.weights import (
     DownloadError,
@@ -22,6 +22,7 @@ from snapmix_demo.weights import (
     download,
     fetch_imagenet,
     hub_path,
+    imagenet,
     imagenet_status,
     load_backbone,
     model_cache_info,
@@ -61,7 +62,7 @@ def _random_state(name: str) -> dict[str, torch.Tensor]:
 
 
 def _package_state() -> dict[str, torch.Tensor]:
-    return torch.load(weights._packaged_file(get_spec(LITE0).package), weights_only=True)
+    return torch.load(imagenet.packaged_file(get_spec(LITE0).package), weights_only=True)
 
 
 def test_lite0_imagenet_weights_resolve_offline_from_the_package():
@@ -120,12 +121,12 @@ def test_a_checkpoint_that_does_not_fit_the_mapping_is_refused(damage, phrase):
 
 
 def test_a_damaged_package_file_is_refused(monkeypatch, tmp_path):
-    original = weights._packaged_file(get_spec(LITE0).package)
+    original = imagenet.packaged_file(get_spec(LITE0).package)
     damaged = tmp_path / original.name
     data = bytearray(original.read_bytes())
     data[-100] ^= 0xFF
     damaged.write_bytes(bytes(data))
-    monkeypatch.setattr(weights, "_packaged_file", lambda package: damaged if package else None)
+    monkeypatch.setattr(imagenet, "packaged_file", lambda package: damaged if package else None)
     with pytest.raises(ValueError, match="does not match the sha256 prefix in its name"):
         load_backbone(LITE0, weights="imagenet")
 

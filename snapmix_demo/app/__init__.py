@@ -1,10 +1,11 @@
 """The Gradio app, split by concern.
 
-`layout` (the page), `handlers` (widgets <-> core), `api` (the public endpoint), `files` (the
-downloads), `examples`, `explain` (captions and formulas), `spread` (the seeds view), `links`,
-`playground` (the `@patch_to` tab) and `style` (CSS). `serving/` is how it faces the internet:
-`server`, `settings`, the `guard` middleware with `bodies` and `fairness`, `upkeep` with `tempfiles`,
-and `logs`.
+`layout` (the page), `handlers` (each control's event), with `requests` (a run's values as a
+`PairRequest`), `choices` (what the model controls offer), `run` (a pair run and its outputs) and
+`messages` (errors worded for people); `api` (the public endpoint), `files` (the downloads), `examples`,
+`explain` (captions and formulas), `spread` (the seeds view), `links`, `playground` (the `@patch_to` tab)
+and `style` (CSS). `serving/` is how it faces the internet: `server`, `settings`, the `guard` middleware
+with `bodies` and `fairness`, `upkeep` with `tempfiles`, and `logs`.
 """
 
 from snapmix_demo.app.examples import EXAMPLES

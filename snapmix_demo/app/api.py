@@ -16,7 +16,9 @@ import logging
 import gradio as gr
 from gradio_client import handle_file
 
-from snapmix_demo.app.handlers import GENERIC, PREDICTED, message_for, run_pair
+from snapmix_demo.app.choices import PREDICTED
+from snapmix_demo.app.messages import GENERIC, message_for
+from snapmix_demo.app.run import run_pair
 from snapmix_demo.errors import UserError
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 

@@ -12,25 +12,18 @@ import gradio as gr
 
 from snapmix_demo.app import handlers, links, playground
 from snapmix_demo.app.api import api_inputs, snapmix
-from snapmix_demo.app.examples import PHOTO_PAIRS, PHOTOS, ExampleSet, example_sets
-from snapmix_demo.app.handlers import (
-    BETA_RANGE,
-    CHART_PLACEHOLDER,
-    CHECKPOINT_TYPES,
+from snapmix_demo.app.choices import (
     MODE_NOTES,
     PREDICTED,
-    RAW,
-    REQUEST,
-    RESULT_OUTPUTS,
-    TOP_PLACEHOLDERS,
-    VIEWS,
-    Shown,
     backbone_choices,
     class_choices,
     default_weights,
     patch_source,
     weights_choices,
 )
+from snapmix_demo.app.examples import PHOTO_PAIRS, PHOTOS, ExampleSet, example_sets
+from snapmix_demo.app.requests import BETA_RANGE, CHECKPOINT_TYPES, RAW, REQUEST, VIEWS, PairRequest
+from snapmix_demo.app.run import CHART_PLACEHOLDER, RESULT_OUTPUTS, TOP_PLACEHOLDERS, Shown, first_view
 from snapmix_demo.app.serving.server import PIPELINE, QUEUE
 from snapmix_demo.app.spread import SPREAD_SEEDS
 from snapmix_demo.exports import FULL_MAX_SIDE
@@ -372,9 +365,10 @@ def _wire_examples(ui, examples: gr.Examples, chosen: ExampleSet, run_inputs, ou
 
 
 def _first() -> dict | None:
-    """The first page's result: the first photo example with the controls' defaults (see `handlers.first_view`)."""
-    request = (*FIRST_PAIR, DEFAULT_BACKBONE, PHOTOS.weights, "default", PREDICTED, PREDICTED, 5.0, "0")
-    return handlers.first_view((*request, None, None, None, None), ("jet", 0.5, VIEWS[0]))
+    """The first page's result: the first photo example with the controls' defaults (see `run.first_view`)."""
+    model = {"backbone": DEFAULT_BACKBONE, "weights": PHOTOS.weights, "mode": "default"}
+    request = PairRequest(*FIRST_PAIR, **model, target_a=PREDICTED, target_b=PREDICTED, beta=5.0, seed="0")
+    return first_view(request, ("jet", 0.5, VIEWS[0]))
 
 
 def _first_state(first: dict | None, ui: SimpleNamespace) -> Shown | None:
@@ -382,7 +376,8 @@ def _first_state(first: dict | None, ui: SimpleNamespace) -> Shown | None:
     if first is None:
         return None
     shown = first["state"]
-    return dataclasses.replace(shown, request=(ui.img_a.value["path"], ui.img_b.value["path"], *shown.request[2:]))
+    request = dataclasses.replace(shown.request, image_a=ui.img_a.value["path"], image_b=ui.img_b.value["path"])
+    return dataclasses.replace(shown, request=request)
 
 
 def build_demo() -> gr.Blocks:

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from snapmix_demo.app.choices import PREDICTED, class_choices, weights_choices
 from snapmix_demo.app.examples import EXAMPLES, EXAMPLES_DIR
-from snapmix_demo.app.handlers import CHECKPOINT, PREDICTED, VIEWS, Shown, class_choices, weights_choices
+from snapmix_demo.app.requests import CHECKPOINT, VIEWS
+from snapmix_demo.app.run import Shown
 from snapmix_demo.backbones import BACKBONES
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.render import COLORMAPS
@@ -50,9 +52,9 @@ def link_html(shown: Shown | None, cmap, alpha, view) -> str:
     if shown is None or shown.result is None:
         return ""
     request = shown.request
-    values = dict(zip(LINKED, request[2:11], strict=True))
+    values = {name: getattr(request, name) for name in LINKED}
     query = {k: "" if v is None else str(v) for k, v in values.items() if k != "weights" or v != CHECKPOINT}
-    names = [_example_name(source) for source in request[:2]]
+    names = [_example_name(source) for source in (request.image_a, request.image_b)]
     if all(names):
         query = {"pair": ",".join(names), **query}
     query |= dict(zip(DISPLAY, (cmap, alpha, view), strict=True))

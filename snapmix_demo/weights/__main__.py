@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from snapmix_demo.backbones import BACKBONES, get_spec
+from snapmix_demo.backbones import BACKBONES, BackboneSpec, get_spec
 from snapmix_demo.errors import excerpt
 from snapmix_demo.weights import DownloadError, cached_backbone, fetch_imagenet, hub_path
 
@@ -34,11 +34,12 @@ class _Bar:
             self.bar.close()
 
 
-def _export(name: str) -> int:
-    """Build (or find cached) the ONNX Runtime export of the model the app runs for `name`; 1 if that failed."""
+def _export(spec: BackboneSpec) -> int:
+    """Build (or find cached) the ONNX Runtime export of the model the app runs for `spec`; 1 if that failed."""
     from snapmix_demo.engine import ensure_export  # the engine sits above the weights: imported only here
 
-    bb = cached_backbone(name)
+    name = spec.name
+    bb = cached_backbone(spec)
     try:
         _, path, built = ensure_export(bb.model, name, bb.spec.input_size)
     except Exception as e:  # any exporter failure: the app then runs this backbone on eager PyTorch
@@ -48,12 +49,12 @@ def _export(name: str) -> int:
     return 0
 
 
-def _failed(name: str, error: DownloadError, where: Path) -> str:
+def _failed(spec: BackboneSpec, error: DownloadError, where: Path) -> str:
     """Why a fetch failed and what to do, without suggesting the command that was just run (issue 21)."""
     if os.environ.get("SNAPMIX_OFFLINE") == "1":
         return (
             "not downloaded: SNAPMIX_OFFLINE=1 switches downloads off on this machine. Unset it to download, or "
-            f"copy {hub_path(get_spec(name)).name} from a machine that has it into {where}"
+            f"copy {hub_path(spec).name} from a machine that has it into {where}"
         )
     return str(error)
 
@@ -84,18 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--export needs onnxruntime: pip install 'snapmix-demo[fast]' (or -r requirements.txt)")
     failed = 0
     for name in args.names or sorted(BACKBONES):
-        bar = _Bar(name)
+        spec, bar = get_spec(name), _Bar(name)
         try:
-            how = fetch_imagenet(name, progress=bar)
+            how = fetch_imagenet(spec, progress=bar)
         except DownloadError as e:
             failed += 1
-            print(f"{name}: {_failed(name, e, where)}", file=sys.stderr)
+            print(f"{name}: {_failed(spec, e, where)}", file=sys.stderr)
             continue
         finally:
             bar.close()
-        spec = get_spec(name)
         print(f"{name}: {how} ({f'in {spec.package.distribution}' if how == 'packaged' else hub_path(spec)})")
-        failed += _export(name) if args.export else 0
+        failed += _export(spec) if args.export else 0
     return 1 if failed else 0
 
 

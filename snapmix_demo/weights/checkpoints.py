@@ -1,4 +1,7 @@
-"""Reading checkpoint files safely, and fitting their keys to a model: explicit maps, clear messages."""
+"""Our own (trusted, verified) weight files read safely, and checkpoint keys fitted to a model: explicit maps.
+
+A user's (untrusted) checkpoint is read by `user.read_untrusted_checkpoint`, with size and layout checks.
+"""
 
 import pickle
 import re
@@ -14,15 +17,15 @@ from snapmix_demo.weights.download import expected_prefix, sha256
 __all__ = [
     "KEY_MAPS",
     "fit_problems",
-    "load_checkpoint",
+    "load_trusted_state",
     "map_efficientnet_pytorch_keys",
     "remap_densenet_keys",
     "verify_name_hash",
 ]
 
 
-def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a checkpoint file, refusing anything but plain tensors (`weights_only=True`)."""
+def load_trusted_state(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of one of our weight files (packaged, hub cache, bundled), read with `weights_only=True`."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from snapmix_demo.backbones import BACKBONES, build_model, get_spec
+from snapmix_demo.backbones import BACKBONES, BackboneSpec, build_model, spec_of
 from snapmix_demo.errors import UserError, excerpt
 from snapmix_demo.weights.checkpoints import remap_densenet_keys
 from snapmix_demo.weights.download import sha256
@@ -28,7 +28,7 @@ __all__ = [
     "class_list",
     "class_names",
     "head_size",
-    "read_checkpoint",
+    "read_untrusted_checkpoint",
     "similar_backbones",
 ]
 
@@ -70,7 +70,7 @@ class UserCheckpoint:
         return f"{self.name}, sha256 {self.sha256[:8]}"
 
 
-def read_checkpoint(path: str | os.PathLike) -> UserCheckpoint:
+def read_untrusted_checkpoint(path: str | os.PathLike) -> UserCheckpoint:
     """Read a user's checkpoint file safely and unwrap its layout; errors name the file, never its folder.
 
     Raises:
@@ -136,22 +136,22 @@ def _strip_wrappers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return state
 
 
-def head_size(state: dict[str, torch.Tensor], backbone: str) -> int:
-    """Number of classes of `backbone`'s classifier in `state` (rows of its Linear's weight)."""
-    weight = state.get(f"{get_spec(backbone).fc_path}.weight")
+def head_size(state: dict[str, torch.Tensor], spec: BackboneSpec) -> int:
+    """Number of classes of `spec`'s classifier in `state` (rows of its Linear's weight)."""
+    weight = state.get(f"{spec.fc_path}.weight")
     if weight is None or weight.ndim != 2:
-        raise KeyError(f"{get_spec(backbone).fc_path}.weight")
+        raise KeyError(f"{spec.fc_path}.weight")
     return weight.shape[0]
 
 
-def checkpoint_head_size(path: str | os.PathLike, backbone: str) -> int:
+def checkpoint_head_size(path: str | os.PathLike, backbone: str | BackboneSpec) -> int:
     """`head_size` of a checkpoint file, loaded once per content: the app asks on every control change."""
-    return _head_size_of(checkpoint_digest(path), os.fspath(path), backbone)
+    return _head_size_of(checkpoint_digest(path), os.fspath(path), spec_of(backbone))
 
 
 @functools.lru_cache(maxsize=16)
-def _head_size_of(digest: str, path: str, backbone: str) -> int:
-    return head_size(read_checkpoint(path).state, backbone)
+def _head_size_of(digest: str, path: str, spec: BackboneSpec) -> int:
+    return head_size(read_untrusted_checkpoint(path).state, spec)
 
 
 Classes = Sequence[str] | str | os.PathLike | None  # names, a text file of names (one per line), or none
@@ -196,22 +196,21 @@ def _read_names(path: str | os.PathLike) -> list[str]:
 
 
 @functools.cache
-def _shapes(backbone: str) -> dict[str, tuple[int, ...]]:
-    """Key -> shape of `backbone`'s state dict, built on the meta device (no memory, no weights)."""
+def _shapes(spec: BackboneSpec) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of `spec`'s state dict, built on the meta device (no memory, no weights)."""
     with torch.device("meta"):
-        model = build_model(backbone, num_classes=1)
+        model = build_model(spec, num_classes=1)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def _fits(state: dict[str, torch.Tensor], backbone: str) -> bool:
-    """Whether `state` has exactly `backbone`'s keys and shapes, whatever its number of classes."""
-    shapes = _shapes(backbone)
-    fc = get_spec(backbone).fc_path
+def _fits(state: dict[str, torch.Tensor], spec: BackboneSpec) -> bool:
+    """Whether `state` has exactly `spec`'s keys and shapes, whatever its number of classes."""
+    shapes = _shapes(spec)
     if state.keys() != shapes.keys():
         return False
-    return all(k.startswith(f"{fc}.") or tuple(v.shape) == shapes[k] for k, v in state.items())
+    return all(k.startswith(f"{spec.fc_path}.") or tuple(v.shape) == shapes[k] for k, v in state.items())
 
 
-def similar_backbones(state: dict[str, torch.Tensor], other_than: str) -> list[str]:
-    """Registered backbones (other than `other_than`) whose architecture `state` fits."""
-    return [name for name in sorted(BACKBONES) if name != other_than and _fits(state, name)]
+def similar_backbones(state: dict[str, torch.Tensor], other_than: BackboneSpec) -> list[str]:
+    """Names of the registered backbones (other than `other_than`) whose architecture `state` fits."""
+    return [name for name, spec in sorted(BACKBONES.items()) if name != other_than.name and _fits(state, spec)]
