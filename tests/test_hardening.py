@@ -7,9 +7,12 @@ asserts on wall-clock time.
 
 import gc
 import io
+import json
 import math
 import random
 import statistics
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +33,7 @@ from snapmix_demo.app.serving import server
 from snapmix_demo.imageio import MAX_BYTES
 from tests import _queue as q
 from tests._files import encode, gif_declaring, png_declaring
-from tests.conftest import settled_rss_mb
+from tests._venv import ROOT
 
 CAT, COFFEE = PHOTO_PAIRS[0]
 BASE = {"backbone": "resnet18", "mode": "default", "seed": 0, "weights": "random"}
@@ -381,8 +384,10 @@ def test_concurrent_first_requests_build_each_model_once(app_url, monkeypatch):
 
 # Resident memory rises ~1 MB per request while the analysis cache fills (two new analyses per request here),
 # then stays flat: measured in a fresh process, 541 MB after request 2, 570 after 45, 572-578 up to request 120.
-# So compare requests 40-45 (cache full) with 85-90. A leak of one PairResult per request (three 224x224 RGB
-# images and two float32 maps, ~0.85 MB) would add ~38 MB over those 45 requests.
+# The loop runs in a fresh process (tests/_memory_probe.py): a test worker's RSS moves by tens of MB with what
+# its earlier tests left running (CI: +20 MB from request 45 to 90, trimmed, with no result referenced). Compare
+# requests 40-45 (cache full) with 85-90 (alone: 583.1 and 583.5 MB). A leak of one PairResult per request (three
+# 224x224 RGB images and two float32 maps, ~0.85 MB) would add ~38 MB over those 45 requests.
 RSS_GROWTH_MB = 20
 
 
@@ -394,25 +399,20 @@ def _live_results() -> tuple[int, int]:
     )
 
 
-def test_memory_and_caches_stay_bounded_over_many_requests(client, tmp_path):
-    pairs = _pairs(tmp_path, 60)  # 120 distinct images, two backbones: far more analyses than the cache holds
-    rss, live = {0: settled_rss_mb()}, {}
-    for i in range(1, 91):
-        image_a, image_b = pairs[(i - 1) * 2 // 3]  # two of three requests bring new images, one only a new seed
-        _call(client, image_a, image_b, backbone=("resnet18", "mobilenet_v2")[i % 2], mode="default", seed=i)
-        if 40 <= i <= 45 or 85 <= i <= 90:
-            rss[i] = settled_rss_mb()
-        if i in (45, 90):
-            live[i] = _live_results()
-        if i == 40:
-            assert len(pipeline._analyses) == pipeline.ANALYSIS_CACHE_SIZE, "the cache should be full by now"
-    warm, late = (statistics.median(rss[i] for i in range(end - 5, end + 1)) for end in (45, 90))
-    print(f"RSS MB: start {rss[0]:.0f}, median of requests 40-45 {warm:.0f}, of 85-90 {late:.0f}; live {live}")
-    assert live[90] == live[45], f"results and analyses still referenced: {live[45]} after 45 requests, then {live}"
+def test_memory_and_caches_stay_bounded_over_many_requests():
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests._memory_probe"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    facts = json.loads(next(line for line in probe.stdout.splitlines() if line.startswith("{")))
+    rss = {int(k): v for k, v in facts["rss"].items()}
+    warm, late = (statistics.median(v for k, v in rss.items() if end - 5 <= k <= end) for end in (45, 90))
+    print(f"RSS MB: start {rss[0]:.0f}, median of requests 40-45 {warm:.0f}, of 85-90 {late:.0f}; {facts}")
+    assert facts["full_at_40"], "the analysis cache should be full by request 40"
+    assert facts["live"]["90"] == facts["live"]["45"], f"results and analyses still referenced: {facts['live']}"
     assert late - warm < RSS_GROWTH_MB, f"RSS still grows: {warm:.0f} MB after 45 requests, {late:.0f} after 90"
-    assert len(pipeline._analyses) <= pipeline._analyses.maxsize == pipeline.ANALYSIS_CACHE_SIZE
-    info = weights.model_cache_info()
-    assert len(info["keys"]) <= info["maxsize"]
+    assert facts["analyses"] <= facts["analyses_max"] == pipeline.ANALYSIS_CACHE_SIZE
+    assert facts["models"] <= facts["models_max"]
 
 
 def test_result_files_folder_stays_bounded():
