@@ -4,15 +4,7 @@ from snapmix_demo.render import COLOR_A, COLOR_B
 
 __all__ = ["CSS", "PAGE_JS", "PICTURES"]
 
-PICTURES = (
-    "#image-a",
-    "#image-b",
-    "#cam-a",
-    "#cam-b",
-    "#mixed",
-    "#spread",
-    "#compare-chart",
-)  # every gr.Image on the page
+PICTURES = ("#image-a", "#image-b", "#cam-a", "#cam-b", "#mixed", "#spread")  # every gr.Image on the page
 _PICTURES = f":is({', '.join(PICTURES)})"
 
 CSS = f"""
@@ -67,6 +59,8 @@ CSS = f"""
 /* the examples' headers wrap and the two columns share the width: no sideways scrolling on phones */
 [id^="examples-"] table {{ width: 100%; table-layout: fixed; }}
 [id^="examples-"] th {{ white-space: normal !important; }}
+/* Compare mixes: the chart's label takes its own row above the chart (whose height follows its width) */
+#compare-chart > label[data-testid="block-label"] {{ position: static; margin: var(--block-label-margin); }}
 /* Compare mixes: captions wrap instead of being cut off; the table's numbers stack with their truth and error */
 #compare-gallery .caption-label {{ white-space: normal; text-overflow: clip; max-width: calc(100% - 8px);
   font-size: 12px; line-height: 1.25; }}
