@@ -202,7 +202,8 @@ def _lab(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     params = dict(args.param)
     if args.beta is not None:
         params.setdefault("beta", args.beta)
-    own = tuple(p.name for spec in MIXES.values() for p in spec.params) + tuple(name for name, _ in args.param)
+    # a method's own parameter is `--param NAME`, except beta given as --beta
+    own = {p.name for spec in MIXES.values() for p in spec.params if p.name != "beta"} | {n for n, _ in args.param}
     shared = {
         "backbone": args.backbone,
         "mode": args.mode,
@@ -225,8 +226,7 @@ def _lab(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             res = mix_pair(*data, method=args.method, **shared, **params)
         files = _lab_files(res, (args.image_a.name, args.image_b.name))
     except InputError as e:
-        field = "beta" if e.field == "beta" else e.field
-        parser.exit(2, f"{parser.prog}: error: {_option(field, tuple(p for p in own if p != 'beta'))}: {e.problem}\n")
+        parser.exit(2, f"{parser.prog}: error: {_option(e.field, tuple(own))}: {e.problem}\n")
     except (OSError, UserError) as e:
         parser.exit(2, f"{parser.prog}: error: {_reason(e)}\n")
     except Exception:

@@ -16,6 +16,7 @@ holds the truth: the share of each object that the mix keeps (`mixes.object_shar
 
 import functools
 import hashlib
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -167,8 +168,8 @@ class MixComparison:
 
     @property
     def truth_known(self) -> bool:
-        """Whether both images' object masks are known, so each method's error can be measured."""
-        return self.first.true_a is not None
+        """Whether both images' object masks are known (and not empty), so each method's error can be measured."""
+        return self.first.true_a is not None and self.first.true_b is not None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-safe facts: what the methods share, then each method's own (its `MixPair.to_dict` less those)."""
@@ -264,9 +265,9 @@ def _result(pair: _Pair, spec: MixSpec, params: dict[str, object], forwards: int
     tick = time.perf_counter()
     mix = _mix(pair, spec, params)
     truth = (None, None)
-    if pair.objects is not None:
+    if pair.objects is not None:  # an empty object mask has no share to keep: None, as where masks are unknown
         shares = object_shares(mix, pair.objects)
-        truth = tuple(float(s[0]) for s in shares)
+        truth = tuple(None if math.isnan(float(s[0])) else float(s[0]) for s in shares)
     an_a, an_b = pair.analyses
     maps = [a.spm_relu if spec.needs == "cam_relu" else a.spm for a in pair.analyses]
     boxes = _boxes(mix)

@@ -122,7 +122,11 @@ def test_given_object_masks_give_the_truth():
     res = mix_pair(np.zeros((60, 90, 3), np.uint8), np.zeros((60, 90, 3), np.uint8), method="mixup",
                    backbone="resnet18", weights="random", seed=0, objects=(a, b))  # fmt: skip
     assert res.true_a == pytest.approx(res.rho_a, abs=1e-6), "Mixup keeps lam of every pixel: its label is the truth"
-    with pytest.raises(ValueError, match=r"^`objects`: the mask of B must be \(H, W\) = \(60, 90\)"):
+    empty = mix_pair(np.zeros((60, 90, 3), np.uint8), np.zeros((60, 90, 3), np.uint8), method="cutmix",
+                     backbone="resnet18", weights="random", objects=(a, np.zeros_like(b)))  # fmt: skip
+    assert empty.true_b is None and empty.error_b is None and empty.true_a is not None, "no object: no share"
+    json.dumps(empty.to_dict(), allow_nan=False)
+    with pytest.raises(InputError, match=r"^`objects`: the mask of B must be \(H, W\) = \(60, 90\)"):
         mix_pair(np.zeros((60, 90, 3), np.uint8), np.zeros((60, 90, 3), np.uint8), method="mixup",
                  backbone="resnet18", weights="random", objects=(a, b[:10]))  # fmt: skip
 
@@ -258,6 +262,7 @@ def test_cli_default_stays_snapmix(tmp_path):
         (["--method", "all", "--param", "beta=2"], "--param: give a method's own parameters with one --method"),
         (["--method", "cutmix", "--box-a", "0,0,10,10"], "--box-a: method `cutmix` draws its own mix"),
         (["--method", "cutmix", "--seed", "1.5"], "argument --seed: must be a whole number"),
+        (["--method", "cutmix", "--param", "beta=-1"], "--param beta: must be a number above 0"),
     ],
 )
 def test_cli_bad_methods_and_parameters_exit_2_with_one_line(tmp_path, capsys, args, message):

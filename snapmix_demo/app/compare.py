@@ -235,7 +235,7 @@ def _numbers(pair: MixPair) -> list[str]:
     flat = [s for s, f in (("A", pair.fallback_a), ("B", pair.fallback_b)) if f]
     if flat:
         lines.append(f"The map of {' and '.join(flat)} is flat: the method fell back to area (or a random draw).")
-    if pair.true_a is not None:
+    if pair.true_a is not None and pair.true_b is not None:
         more = " (more pixels than it had: B's crop is enlarged; counted as 1)" if pair.true_b > 1 else ""
         lines.append(
             f"Truth: A keeps {pair.true_a:.3f} of its object, B brings {pair.true_b:.3f} of its own{more}; "
@@ -263,7 +263,7 @@ def chart_png(cmp: MixComparison) -> bytes:
         alpha = 0.35 if muted and pair.spec.needs != "nothing" else 1.0
         ax.barh(row + height / 2, pair.rho_a, height, color=COLOR_A, alpha=alpha, label="ρA" if i == 0 else None)
         ax.barh(row - height / 2, pair.rho_b, height, color=COLOR_B, alpha=alpha, label="ρB" if i == 0 else None)
-        if pair.true_a is not None:
+        if pair.true_a is not None and pair.true_b is not None:
             truth = "true share" if i == 0 else None
             ax.plot([pair.true_a] * 2, [row, row + height], color="black", lw=2, label=truth)
             ax.plot([min(pair.true_b, 1.0)] * 2, [row - height, row], color="black", lw=2)
