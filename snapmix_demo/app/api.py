@@ -3,7 +3,7 @@
 Its inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`) whose event skips Gradio's
 preprocessing, so every value reaches the core as it was sent: the core decodes and validates everything
 and its messages name the parameters (`` `seed`: must be a whole number ...``). Every UI event is
-private; this is the one public endpoint.
+private; these are the only public endpoints.
 
 A user's own model comes last, so gradio_client calls written before it keep working (the client fills in
 defaults; a raw request sends every value): `checkpoint` (a file) and `classes`, its class names as text,
