@@ -1,6 +1,6 @@
 """The public HTTP endpoints `/snapmix` and `/compare`: plain files and values in, the result's JSON facts out.
 
-Its inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`) whose event skips Gradio's
+Their inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`) whose event skips Gradio's
 preprocessing, so every value reaches the core as it was sent: the core decodes and validates everything
 and its messages name the parameters (`` `seed`: must be a whole number ...``). Every UI event is
 private; these are the only public endpoints.
