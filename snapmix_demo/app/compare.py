@@ -38,6 +38,7 @@ __all__ = [
     "build",
     "chart_png",
     "compare_banner_html",
+    "formula_lines",
     "method_html",
     "on_compare",
     "on_method",
@@ -229,12 +230,13 @@ def _numbers(pair: MixPair) -> list[str]:
     lines = [f"Parameters: {params}; seed {pair.seed}."]
     if pair.box_a is not None:
         lines.append(f"Box in A = {tuple(pair.box_a)}, from B = {tuple(pair.box_b)} (top, left, bottom, right).")
-    share = f"B's share of the pixels = mean(mask) = {pair.area_b:.3f}."
-    rho = f"ρA = {pair.rho_a:.3f}, ρB = {pair.rho_b:.3f}, ρA + ρB = {pair.rho_a + pair.rho_b:.3f}."
-    lines += [share, rho]
+    lines.append(f"B's share of the pixels = mean(mask) = {pair.area_b:.3f}.")
     flat = [s for s, f in (("A", pair.fallback_a), ("B", pair.fallback_b)) if f]
     if flat:
         lines.append(f"The map of {' and '.join(flat)} is flat: the method fell back to area (or a random draw).")
+    else:
+        lines += formula_lines(pair)
+    lines.append(f"ρA = {pair.rho_a:.3f}, ρB = {pair.rho_b:.3f}, ρA + ρB = {pair.rho_a + pair.rho_b:.3f}.")
     if pair.true_a is not None and pair.true_b is not None:
         more = " (more pixels than it had: B's crop is enlarged; counted as 1)" if pair.true_b > 1 else ""
         lines.append(
@@ -242,6 +244,45 @@ def _numbers(pair: MixPair) -> list[str]:
             f"errors {pair.error_a:+.3f} and {pair.error_b:+.3f}."
         )
     return lines
+
+
+def _mass(spm: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    top, left, bottom, right = box
+    return float(spm[top:bottom, left:right].sum(dtype=np.float64))
+
+
+def formula_lines(pair: MixPair) -> list[str]:
+    """The method's label rule with this pair's numbers in it, as the SnapMix panel writes its formulas."""
+    height, width = pair.mask.shape
+    cells = height * width
+    name = pair.method
+    if name in ("snapmix", "snapmix_official"):
+        kept, moved = _mass(pair.spm_a, pair.box_a), _mass(pair.spm_b, pair.box_b)
+        return [f"ρA = 1 − ΣSPM_A[box A] = 1 − {kept:.3f} = {1 - kept:.3f}", f"ρB = ΣSPM_B[box B] = {moved:.3f}"]
+    if name == "mixup":
+        return [f"λ ~ Beta({_param(pair.params['beta'])}, {_param(pair.params['beta'])}) drew λ = {pair.rho_a:.3f}"]
+    if name in ("cutmix", "saliencymix", "resizemix") and pair.box_a is not None:
+        top, left, bottom, right = pair.box_a
+        area = (bottom - top) * (right - left)
+        return [f"ρB = |box| / (H × W) = {area} / ({height} × {width}) = {area / cells:.3f}, ρA = 1 − ρB"]
+    if name == "attentive_cutmix":
+        rows, cols = pair.params["grid"]
+        k = pair.params["top_k"] if pair.params["top_k"] is not None else round(pair.rho_b * rows * cols)
+        return [f"ρB = k / cells = {k} / ({rows} × {cols}) = {k / (rows * cols):.3f}, ρA = 1 − ρB"]
+    if name in ("fmix", "guidedmixup"):
+        return [f"ρB = mean(mask) = {pair.area_b:.3f}, ρA = 1 − ρB"]
+    if name == "transmix":
+        box, weight = pair.box_a, pair.params["area_weight"]
+        area = (box[2] - box[0]) * (box[3] - box[1]) / cells
+        kept, moved = 1 - _mass(pair.spm_a, box), _mass(pair.spm_b, box)
+        cam = moved / (kept + moved) if kept + moved > 0 else area
+        return [
+            f"CAM share of B = ΣSPM_B[box] / (ΣSPM_A[outside] + ΣSPM_B[box]) = {moved:.3f} / ({kept:.3f} + "
+            f"{moved:.3f}) = {cam:.3f}",
+            f"ρB = {weight:g} × area {area:.3f} + {1 - weight:g} × CAM share {cam:.3f} = "
+            f"{weight * area + (1 - weight) * cam:.3f}, ρA = 1 − ρB",
+        ]
+    return []
 
 
 def _param(value: object) -> str:
