@@ -12,6 +12,12 @@
     efficientnet_b0), and the largest differences engine vs eager (features, rho, SPMs, top-5).
 (b) `snapmix_batch` on N=32 images at 224 px (resnet18, prob=1.0, a fixed generator seed per
     call) / one `torch.no_grad` forward of that batch.
+(c) The mixing lab (`snapmix_demo/lab.py`): every method of `MIXES` on the pair of (a) over its cached
+    analyses, in milliseconds beyond the shared forward (target <= 5 ms each): the method's own share of
+    `compare_mixes` (its mix of the batch of two, the picture, the facts), and a whole cached `mix_pair`
+    (decode, cache lookup, the method) beside it; then `compare_mixes` fresh (one forward per image) and
+    cached. Backbones `--lab-backbones` (Lite0, and efficientnet_b0 whose SiLU head gives
+    `snapmix_official` its own maps).
 Cold starts (new processes) are `bench_start.py`'s, as ratios to torch's own import.
 
 Random-init weights for (a) and (b), offline. The two sides of each ratio are interleaved round by
@@ -24,6 +30,7 @@ ONNX Runtime's pools), for any thread count.
 Usage:
     python benchmarks/bench_core.py [--pair-rounds 15] [--batch-rounds 7] [--warmup 3] [--threads N]
                                     [--clock wall|cpu|process] [--record FILE.jsonl]
+                                    [--lab-rounds 15] [--lab-backbones NAME ...] [--lab-only]
 """
 
 import os
@@ -47,7 +54,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from snapmix_demo import engine, snapmix_pair
+from snapmix_demo import MIXES, compare_mixes, engine, lab, mix_pair, snapmix_pair
 from snapmix_demo.pipeline import clear_caches
 from snapmix_demo.snapmix import normalise, snapmix_batch
 from snapmix_demo.weights import Backbone, cached_backbone
@@ -57,6 +64,8 @@ BATCH_BACKBONE = "resnet18"
 SIZE = 224
 TARGET = 1.10
 ENGINE_TARGET = {"tf_efficientnet_lite0": 0.70, "efficientnet_b0": 0.70}  # fresh pair on the engine / eager forward
+LAB_BACKBONES = ("tf_efficientnet_lite0", "efficientnet_b0")
+LAB_TARGET_MS = 5.0  # each method's pair over cached CAMs, beyond the shared forward
 
 
 @dataclass
@@ -94,6 +103,9 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--no-engine", action="store_true", help="skip the engine rows (no onnxruntime needed)")
     p.add_argument("--record", type=Path, help="append this run's figures to FILE as one JSON line")
+    p.add_argument("--lab-rounds", type=int, default=15, help="measured rounds for (c), per method and backbone")
+    p.add_argument("--lab-backbones", nargs="+", default=list(LAB_BACKBONES), help="backbones for (c)")
+    p.add_argument("--lab-only", action="store_true", help="run (c) alone")
     args = p.parse_args()
     if args.clock == "cpu" and args.threads != 1:
         p.error("--clock cpu measures one thread: use it with --threads 1")
@@ -303,6 +315,70 @@ def bench_batch(args: argparse.Namespace) -> Row:
     return Row("snapmix_batch / forward", BATCH_BACKBONE, f"{args.batch_size}×3×{SIZE}×{SIZE}", mixed, base)
 
 
+# ## (c) The mixing lab: every method on one pair over cached CAMs
+
+
+def bench_lab(name: str, args: argparse.Namespace) -> list[dict[str, object]]:
+    """Per method: its share of `compare_mixes` and a whole cached `mix_pair` (ms); then the comparison's own rows."""
+    images = random_images(args.seed)
+    use_engine("torch")
+    clear_caches()
+    kwargs = {"backbone": name, "weights": "random"}
+    compare_mixes(*images, **kwargs)  # builds the model; the analyses are cached from here on
+    pair = lab._prepare(*images, name, "default", None, None, 0, 5.0, None, None, "random", None, None, None)
+    assert pair.forward_passes == 0, "the lab's pair was not cached"
+    grid = pair.analyses[0].grid
+    clock = CLOCKS[args.clock]
+    rows = []
+    for method, spec in MIXES.items():
+        params = lab._params(spec, {}, grid)
+        own = interleave([lambda s=spec, p=params: lab._result(pair, s, p, 0)], args.lab_rounds, args.warmup,
+                         args.clock)[0]  # fmt: skip
+        whole = [timed(lambda m=method: mix_pair(*images, method=m, **kwargs), clock) for _ in range(args.lab_rounds)]
+        rows.append({"model": name, "method": method, "needs": spec.needs, "rounds": args.lab_rounds,
+                     "method_ms": round(statistics.median(own) * 1e3, 2),
+                     "method_ms_iqr": [round(q * 1e3, 2) for q in _quartiles(own)],
+                     "mix_pair_cached_ms": round(statistics.median(whole) * 1e3, 2),
+                     "target_ms": LAB_TARGET_MS})  # fmt: skip
+    fresh, cached = [], []
+    for r in range(max(3, args.lab_rounds // 3)):
+        clear_caches()
+        fresh.append(timed(lambda r=r: compare_mixes(*images, seed=r, **kwargs), clock))
+        cached.append(timed(lambda r=r: compare_mixes(*images, seed=r + 1, **kwargs), clock))
+    rows.append({"model": name, "method": "compare_mixes (fresh: one forward per image)",
+                 "rounds": len(fresh), "mix_pair_cached_ms": round(statistics.median(fresh) * 1e3, 2)})  # fmt: skip
+    rows.append({"model": name, "method": "compare_mixes (cached: all methods)",
+                 "rounds": len(cached), "mix_pair_cached_ms": round(statistics.median(cached) * 1e3, 2)})  # fmt: skip
+    return rows
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values[0],) * 3
+    return q1, q3
+
+
+def lab_table(rows: list[dict[str, object]]) -> str:
+    """Markdown table of (c)."""
+    lines = [
+        "| model | method | needs | rounds | the method in `compare_mixes` (ms) | IQR (ms) | whole `mix_pair`, "
+        "cached (ms) | target | ok |",
+        "|---|---|---|--:|--:|--:|--:|--:|:-:|",
+    ]
+    for r in rows:
+        if "method_ms" not in r:
+            lines.append(
+                f"| {r['model']} | {r['method']} | | {r['rounds']} | | | {r['mix_pair_cached_ms']:.1f} | info | – |"
+            )
+            continue
+        ok = "yes" if r["method_ms"] <= r["target_ms"] else "**no**"
+        q1, q3 = r["method_ms_iqr"]
+        lines.append(
+            f"| {r['model']} | {r['method']} | {r['needs']} | {r['rounds']} | {r['method_ms']:.2f} | {q1:.2f}–{q3:.2f} "
+            f"| {r['mix_pair_cached_ms']:.2f} | ≤ {r['target_ms']:g} | {ok} |"
+        )
+    return "\n".join(lines)
+
+
 def ms(seconds: float) -> str:
     """Seconds as milliseconds, one decimal."""
     return f"{seconds * 1e3:.1f}"
@@ -394,6 +470,14 @@ def main() -> None:
     rows: list[Row] = []
     breakdowns: dict[str, dict[str, float]] = {}
     exports, diffs = [], []
+    lab_rows = [r for name in args.lab_backbones for r in bench_lab(name, args)]
+    if args.lab_only:
+        head = header(load_before, args.clock)
+        print(head + "\n\n" + lab_table(lab_rows))
+        if args.record:
+            facts = {"bench": "bench_core", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "header": head}
+            record(args.record, facts | {"argv": sys.argv[1:], "lab": lab_rows})
+        return
     for name in args.backbones:
         pair_rows, breakdowns[name], bare_fn = bench_pair(name, args)
         rows += pair_rows
@@ -408,10 +492,12 @@ def main() -> None:
     if exports:
         print("\nengine: exports (before timing) and the largest differences engine vs eager, one random pair:\n")
         print(engine_tables(exports, diffs))
+    print("\n(c) the mixing lab: each method on the pair over cached CAMs, beyond the shared forward:\n")
+    print(lab_table(lab_rows))
     if args.record:
         facts = {"bench": "bench_core", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "header": head}
         facts |= {"argv": sys.argv[1:], "rows": [row_facts(r) for r in rows], "stages_ms": breakdowns}
-        facts |= {"exports": exports, "differences": diffs}
+        facts |= {"exports": exports, "differences": diffs, "lab": lab_rows}
         record(args.record, facts)
 
 

@@ -2,6 +2,7 @@
 
 from snapmix_demo.backbones import BACKBONES, get_spec
 from snapmix_demo.imageio import ImageError, load_image
+from snapmix_demo.lab import MixComparison, MixPair, compare_mixes, mix_pair
 from snapmix_demo.mixes import MIXES, get_mix, mix_batch
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import PairResult, snapmix_pair
@@ -13,13 +14,17 @@ __all__ = [
     "MIXES",
     "PATCH_MODES",
     "ImageError",
+    "MixComparison",
+    "MixPair",
     "PairResult",
     "available_weights",
+    "compare_mixes",
     "get_mix",
     "get_spec",
     "load_backbone",
     "load_image",
     "mix_batch",
+    "mix_pair",
     "normalise",
     "snapmix_batch",
     "snapmix_loss",

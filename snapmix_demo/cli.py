@@ -1,6 +1,13 @@
-"""Command line over the pair pipeline: `python -m snapmix_demo IMAGE_A IMAGE_B --out DIR`."""
+"""Command line over the pair pipeline: `python -m snapmix_demo IMAGE_A IMAGE_B --out DIR`.
+
+`--method NAME` mixes the pair with another method of `MIXES` (`mixes.registry`; its own parameters as
+`--param NAME=VALUE`), `--method all` with every method at once (`lab.compare_mixes`); without it, SnapMix
+writes what the app offers for download, as it always has.
+"""
 
 import argparse
+import io
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -10,6 +17,8 @@ from snapmix_demo.backbones import BACKBONES
 from snapmix_demo.errors import InputError, UserError
 from snapmix_demo.exports import originals, result_files
 from snapmix_demo.inputs import SEED_DIGITS, box_value, digits, seed_value
+from snapmix_demo.lab import MixComparison, MixPair, compare_mixes, mix_pair
+from snapmix_demo.mixes import MIXES
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair
 from snapmix_demo.render import COLORMAPS
@@ -50,8 +59,30 @@ def _opacity(text: str) -> float:
     return alpha
 
 
-def _option(field: str) -> str:
-    """How the command line names a `snapmix_pair` argument."""
+def _param(text: str) -> tuple[str, object]:
+    """A method's own parameter, `NAME=VALUE`: a number, or a pair of them as `7,7`; the method checks its range."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"must be NAME=VALUE, e.g. top_k=3, got '{text[:40]}'")
+    parts = [p for p in value.replace(",", " ").split() if p]
+    numbers = [_number(p) for p in parts]
+    return name.strip(), numbers[0] if len(numbers) == 1 else tuple(numbers)
+
+
+def _number(text: str) -> object:
+    """An int for plain digits, else a float; text that is neither is passed on for the method to refuse."""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text[:40]
+
+
+def _option(field: str, params: tuple[str, ...] = ()) -> str:
+    """How the command line names a `snapmix_pair` argument, or a method's own parameter (`--param NAME`)."""
+    if field in params:
+        return f"--param {field}"
     return field.upper() if field.startswith("image_") else "--" + field.replace("_", "-")
 
 
@@ -86,7 +117,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--classes", type=Path, default=None, metavar="FILE", help="its class names, one per line")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the box generator (default: %(default)s)")
-    p.add_argument("--beta", type=float, default=5.0, help="Beta(beta, beta) of the box sizes (default: %(default)s)")
+    p.add_argument(
+        "--beta",
+        type=float,
+        default=None,
+        help="Beta(beta, beta) of the box sizes (default: 5.0, SnapMix's); with --method, that method's beta",
+    )
+    p.add_argument(
+        "--method",
+        default="snapmix",
+        metavar="NAME",
+        help=f"mixing method, or `all` for every one (default: %(default)s): {', '.join(MIXES)}",
+    )
+    p.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of --method, e.g. top_k=3 or grid=7,7 (repeatable)",
+    )
     p.add_argument("--target-a", default=None, help="class of A: index or name (default: predicted)")
     p.add_argument("--target-b", default=None, help="class of B: index or name (default: predicted)")
     p.add_argument(
@@ -109,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():  # checked before the model runs; writing checks the rest
         parser.exit(2, f"{parser.prog}: error: --out: {args.out} exists and is not a folder\n")
+    if args.method != "snapmix" or args.param:
+        return _lab(parser, args)
     try:
         data = (args.image_a.read_bytes(), args.image_b.read_bytes())
         res = snapmix_pair(
@@ -119,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             checkpoint=args.checkpoint,
             classes=args.classes,
             seed=args.seed,
-            beta=args.beta,
+            beta=5.0 if args.beta is None else args.beta,
             target_a=args.target_a,
             target_b=args.target_b,
             box_a=args.box_a,
@@ -143,6 +195,86 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"area_lambda={res.area_lambda:.4f}  weights: {res.weights}  -> {args.out}"
     )
     return 0
+
+
+def _lab(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`--method NAME` (or `all`): the mixing lab's files; bad input exits 2 with one line naming the option."""
+    params = dict(args.param)
+    if args.beta is not None:
+        params.setdefault("beta", args.beta)
+    # a method's own parameter is `--param NAME`, except beta given as --beta
+    own = {p.name for spec in MIXES.values() for p in spec.params if p.name != "beta"} | {n for n, _ in args.param}
+    shared = {
+        "backbone": args.backbone,
+        "mode": args.mode,
+        "weights": args.weights,
+        "checkpoint": args.checkpoint,
+        "classes": args.classes,
+        "seed": args.seed,
+        "target_a": args.target_a,
+        "target_b": args.target_b,
+        "box_a": args.box_a,
+        "box_b": args.box_b,
+    }
+    try:
+        data = (args.image_a.read_bytes(), args.image_b.read_bytes())
+        if args.method == "all":
+            if args.param:
+                raise InputError("param", "give a method's own parameters with one --method NAME, not with `all`")
+            res = compare_mixes(*data, beta=params.get("beta", 5.0), **shared)
+        else:
+            res = mix_pair(*data, method=args.method, **shared, **params)
+        files = _lab_files(res, (args.image_a.name, args.image_b.name))
+    except InputError as e:
+        parser.exit(2, f"{parser.prog}: error: {_option(e.field, tuple(own))}: {e.problem}\n")
+    except (OSError, UserError) as e:
+        parser.exit(2, f"{parser.prog}: error: {_reason(e)}\n")
+    except Exception:
+        logger.exception("internal error while running the pair")
+        parser.exit(1, f"{parser.prog}: internal error (not a problem with the input); the details are above\n")
+    try:
+        _write(args.out, files)
+    except OSError as e:
+        parser.exit(2, f"{parser.prog}: error: --out: {_reason(e)}\n")
+    pairs = res.pairs.values() if isinstance(res, MixComparison) else [res]
+    for pair in pairs:
+        truth = "" if pair.true_a is None else f"  truth: {pair.true_a:.4f} / {min(pair.true_b, 1.0):.4f}"
+        print(f"{pair.method}: rho_a={pair.rho_a:.4f} ({pair.label_a})  rho_b={pair.rho_b:.4f} ({pair.label_b}){truth}")
+    print(f"weights: {res.first.weights if isinstance(res, MixComparison) else res.weights}  -> {args.out}")
+    return 0
+
+
+def _lab_files(res: MixPair | MixComparison, names: tuple[str, str]) -> dict[str, bytes]:
+    """The lab's files: `mixed.png`, `mask.png` (B's share, white = all B) and `result.json` for one method.
+
+    For `all`: each method's `mixed_<method>.png` and `mask_<method>.png`, and `comparison.json`.
+    """
+    inputs = {"image_a": names[0], "image_b": names[1]}
+    if isinstance(res, MixPair):
+        facts = {**res.to_dict(), "inputs": inputs}
+        return {"mixed.png": _png(res.mixed), "mask.png": _mask_png(res), "result.json": _json(facts)}
+    files = {}
+    for name, pair in res.pairs.items():
+        files[f"mixed_{name}.png"] = _png(pair.mixed)
+        files[f"mask_{name}.png"] = _mask_png(pair)
+    files["comparison.json"] = _json({**res.to_dict(), "inputs": inputs})
+    return files
+
+
+def _png(img) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _mask_png(pair: MixPair) -> bytes:
+    from PIL import Image
+
+    return _png(Image.fromarray((pair.mask * 255).round().astype("uint8"), mode="L"))
+
+
+def _json(facts: dict) -> bytes:
+    return (json.dumps(facts, indent=2, allow_nan=False) + "\n").encode()
 
 
 def _reason(e: Exception) -> str:

@@ -24,7 +24,7 @@ from snapmix_demo.errors import InputError, UserError, excerpt
 from snapmix_demo.imageio import ImageError, ImageSource, load_image
 from snapmix_demo.inputs import CLASS_DIGITS, beta_value, box_value, digits, seed_value
 from snapmix_demo.patches import PATCH_MODES, classifier
-from snapmix_demo.snapmix import box_mass, label_weights, maps_from_features, normalise, paste
+from snapmix_demo.snapmix import SemanticMaps, box_mass, label_weights, maps_from_features, normalise, paste
 from snapmix_demo.weights import Backbone, Classes, cached_backbone
 
 __all__ = [
@@ -53,6 +53,10 @@ class _Analysis:
     topk: tuple[tuple[str, float], ...]
     spm: np.ndarray | None
     engine: str  # what ran the forward: "torch" or "onnxruntime" (engine.py)
+    # From the same features, for the mixing lab (`snapmix_demo.lab`): the SPM of the CAM of ReLU'd features, as
+    # the official SnapMix code computes it (the same array where no feature is negative), and the feature grid.
+    spm_relu: np.ndarray | None = None
+    grid: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -212,15 +216,37 @@ def _analyse(images: Sequence[torch.Tensor], targets: Sequence[int | None], bb: 
         )
     top_p, top_i = probs.topk(min(TOP_K, probs.shape[1]), dim=1)
     classes = bb.weights.classes
+    spms = [None if maps.degenerate[i] else _read_only(maps.spms[i].numpy()) for i in range(len(images))]
+    relu_spms = _relu_spms(feats, bb, mode, maps, spms)
     return [
         _Analysis(
             cls=int(maps.classes[i]),
             prob=float(probs[i, maps.classes[i]]),
             topk=tuple((classes[j], float(p)) for p, j in zip(top_p[i].tolist(), top_i[i].tolist(), strict=True)),
-            spm=None if maps.degenerate[i] else _read_only(maps.spms[i].numpy()),
+            spm=spms[i],
             engine=ran,
+            spm_relu=relu_spms[i],
+            grid=maps.grid,
         )
         for i in range(len(images))
+    ]
+
+
+def _relu_spms(
+    feats: torch.Tensor, bb: Backbone, mode: str, maps: SemanticMaps, spms: list[np.ndarray | None]
+) -> list[np.ndarray | None]:
+    """Each image's SPM of ReLU'd features, from the features at hand (no second forward).
+
+    Where no feature of an image is negative (ReLU and ReLU6 heads) it is the linear SPM itself; only SiLU
+    heads (the EfficientNet-B0s) pay for a second CAM, and keep a second map.
+    """
+    negative = (feats < 0).flatten(1).any(dim=1).tolist()
+    if not any(negative):
+        return spms
+    relu = maps_from_features(feats, classifier(bb.model, mode), bb.spec.input_size, maps.classes, relu=True)
+    return [
+        (None if relu.degenerate[i] else _read_only(relu.spms[i].numpy())) if neg else spm
+        for i, (neg, spm) in enumerate(zip(negative, spms, strict=True))
     ]
 
 

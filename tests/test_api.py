@@ -1,4 +1,4 @@
-"""The real app over loopback through gradio_client: the /snapmix endpoint, its errors, and cheap re-runs."""
+"""The real app over loopback through gradio_client: /snapmix and /compare, their errors, and cheap re-runs."""
 
 import json
 import urllib.request
@@ -28,9 +28,12 @@ def call(client, image_a=CAT, image_b=COFFEE, **kwargs):
     return client.predict(image_a=a, image_b=b, **(BASE | kwargs), api_name="/snapmix")
 
 
-def test_only_the_snapmix_endpoint_is_public(client):
+def test_only_the_snapmix_and_compare_endpoints_are_public(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert set(api["named_endpoints"]) == {"/snapmix"}, f"internal events leaked: {api['named_endpoints'].keys()}"
+    endpoints = api["named_endpoints"]
+    assert set(endpoints) == {"/snapmix", "/compare"}, f"internal events leaked: {endpoints.keys()}"
+    compared = [p["parameter_name"] for p in endpoints["/compare"]["parameters"]]
+    assert compared == [*PUBLIC_PARAMETERS[:11], "methods", *PUBLIC_PARAMETERS[11:]], compared
     assert not api["unnamed_endpoints"]
     names = [p["parameter_name"] for p in api["named_endpoints"]["/snapmix"]["parameters"]]
     assert names == [*PUBLIC_PARAMETERS], f"the public parameters, in order (new ones appended): {names}"
@@ -189,3 +192,46 @@ def test_an_image_over_its_size_cap_is_refused_by_name_and_the_server_keeps_serv
         call(client, image_a=str(big))
     _assert_clean(str(e.value))
     assert call(client)["rho_a"] >= 0, "the server must keep serving after refusing an upload"
+
+
+# ## /compare: every mixing method on the pair
+
+
+def compare(client, image_a=CAT, image_b=COFFEE, **kwargs):
+    return client.predict(
+        image_a=handle_file(image_a), image_b=handle_file(image_b), **(BASE | kwargs), api_name="/compare"
+    )
+
+
+def test_compare_gives_every_method_and_the_snapmix_endpoints_result(client):
+    from snapmix_demo import MIXES
+    from snapmix_demo.app.examples import SHAPE_PAIRS
+
+    star, ring = SHAPE_PAIRS[0]
+    res = compare(client, star, ring, weights="shapes", backbone="tf_efficientnet_lite0", seed=4)
+    assert list(res["methods"]) == list(MIXES) and res["truth_known"] and res["label_b"] == "ring"
+    snap = call(client, star, ring, weights="shapes", backbone="tf_efficientnet_lite0", seed=4)
+    assert res["methods"]["snapmix"]["box_a"] == snap["box_a"]
+    assert res["methods"]["snapmix"]["rho_b"] == pytest.approx(snap["rho_b"], rel=1e-6)
+    compare(client, methods="mixup", seed=4)
+    some = compare(client, methods="cutmix, fmix", seed=5)
+    assert list(some["methods"]) == ["cutmix", "fmix"] and not some["truth_known"]
+    assert some["forward_passes"] == 0, "the pair's analyses are cached from the call before"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"methods": "cutmix snapmx"}, "`method`: unknown method `snapmx` (did you mean `snapmix`?)"),
+        ({"methods": "<b>x</b>"}, "`method`: unknown method `&lt;b&gt;x&lt;/b&gt;`"),
+        ({"beta": -1}, "`beta`: must be a positive number (the paper uses 5), got -1"),
+        ({"seed": 1.5}, "`seed`: must be a whole number"),
+        ({"box_a": "1,2,3"}, "`box_a`: must be four whole numbers"),
+        ({"mode": "monkey"}, "`mode`: unknown patch mode"),
+    ],
+)
+def test_compare_refuses_bad_requests_by_name(client, kwargs, expected):
+    with pytest.raises(AppError) as e:
+        compare(client, **kwargs)
+    assert expected in str(e.value), f"{e.value!s} lacks {expected!r}"
+    _assert_clean(str(e.value))

@@ -24,7 +24,8 @@ SMOKE_RUNS = {
     ],
     "bench_core": [
         *("--pair-rounds", "1", "--batch-rounds", "1", "--warmup", "0", "--batch-size", "2"),
-        *("--backbones", "resnet18", "--threads", "1", "--clock", "cpu"),
+        *("--backbones", "resnet18", "--threads", "1", "--clock", "cpu", "--lab-rounds", "1"),
+        *("--lab-backbones", "resnet18"),
     ],
     "bench_load": [
         *("--per-client", "1", "--rounds", "1", "--concurrency", "1", "2"),
@@ -32,6 +33,9 @@ SMOKE_RUNS = {
     ],
     "bench_start": ["--rounds", "1"],
     "bench_train": ["--rounds", "2", "--warmup", "0", "--batch-size", "2", "--backbones", "resnet18"],
+    "bench_train:methods": [  # every method's step beside a plain one
+        *("--rounds", "1", "--warmup", "0", "--batch-size", "2", "--backbones", "resnet18", "--methods", "all"),
+    ],
     "finegrained": [
         *("--methods", "none", "snapmix", "--seeds", "0", "--steps", "2", "--batch-size", "4", "--size", "64"),
         *("--train-images", "8", "--test-images", "8", "--pairs", "4", "--mix-start", "0"),
@@ -41,7 +45,7 @@ SMOKE_RUNS = {
 
 @pytest.mark.parametrize("script", list(SMOKE_RUNS))
 def test_benchmark_runs_and_prints_its_table(script, tmp_path):
-    argv = [sys.executable, f"benchmarks/{script}.py", *SMOKE_RUNS[script]]
+    argv = [sys.executable, f"benchmarks/{script.split(':')[0]}.py", *SMOKE_RUNS[script]]
     if script == "finegrained":
         argv += ["--out", str(tmp_path / "runs")]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)

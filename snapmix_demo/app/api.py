@@ -1,13 +1,16 @@
-"""The public HTTP endpoint `/snapmix`: plain files and values in, the result's JSON facts out.
+"""The public HTTP endpoints `/snapmix` and `/compare`: plain files and values in, the result's JSON facts out.
 
-Its inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`) whose event skips Gradio's
+Their inputs are hidden components (`gr.File`, `gr.Textbox`, `gr.Number`) whose event skips Gradio's
 preprocessing, so every value reaches the core as it was sent: the core decodes and validates everything
 and its messages name the parameters (`` `seed`: must be a whole number ...``). Every UI event is
-private; this is the one public endpoint.
+private; these are the only public endpoints.
 
 A user's own model comes last, so gradio_client calls written before it keep working (the client fills in
 defaults; a raw request sends every value): `checkpoint` (a file) and `classes`, its class names as text,
 one per line, or as a text file (`handle_file`) when the list is longer than a request's 64 KB of text allows.
+
+`/compare` takes `/snapmix`'s parameters and `methods` (`all`, or names separated by commas) and returns
+`MixComparison.to_dict()`: every method's weights on the pair (and the truth, where the masks are known).
 """
 
 import html
@@ -17,12 +20,13 @@ import gradio as gr
 from gradio_client import handle_file
 
 from snapmix_demo.app.choices import PREDICTED
+from snapmix_demo.app.compare import run_compare
 from snapmix_demo.app.messages import GENERIC, message_for
 from snapmix_demo.app.run import run_pair
-from snapmix_demo.errors import UserError
+from snapmix_demo.errors import InputError, UserError
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 
-__all__ = ["EXAMPLE_IMAGE", "api_inputs", "snapmix"]
+__all__ = ["EXAMPLE_IMAGE", "api_inputs", "compare", "compare_inputs", "snapmix"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +73,52 @@ def snapmix(
         logger.exception("unexpected error in /snapmix")
         raise gr.Error(GENERIC) from None
     return res.to_dict()
+
+
+def _methods(text: object) -> list[str] | None:
+    """`all` or blank: every method (None); else the names, separated by commas or spaces."""
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("", "all")):
+        return None
+    if not isinstance(text, str):
+        raise InputError("methods", "give `all`, or method names separated by commas")
+    return [name for name in text.replace(",", " ").split() if name]
+
+
+def compare(
+    image_a: bytes,
+    image_b: bytes,
+    backbone: str,
+    mode: str,
+    seed: float,
+    weights: str,
+    target_a: str,
+    target_b: str,
+    beta: float,
+    box_a: str,
+    box_b: str,
+    methods: str = "all",
+    checkpoint: bytes | None = None,
+    classes: str | None = None,
+) -> dict:
+    """Every mixing method (or `methods`, comma-separated) on two images; returns each method's weights as JSON.
+
+    `beta`, `box_a` and `box_b` are SnapMix's, as in `/snapmix`; the other methods take their papers' parameters.
+    """
+    try:
+        request = (image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
+        res = run_compare(*request, checkpoint, classes, methods=_methods(methods))
+    except UserError as e:
+        raise gr.Error(html.escape(message_for(e, labels={}), quote=False), print_exception=False) from None
+    except Exception:
+        logger.exception("unexpected error in /compare")
+        raise gr.Error(GENERIC) from None
+    return res.to_dict()
+
+
+def compare_inputs() -> list[gr.components.Component]:
+    """`/compare`'s parameters: `/snapmix`'s, with `methods` before the own checkpoint's two."""
+    inputs = api_inputs()
+    return [*inputs[:11], gr.Textbox("all", label="methods"), *inputs[11:]]
 
 
 def api_inputs() -> list[gr.components.Component]:

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from snapmix_demo.app import handlers, links, playground
-from snapmix_demo.app.api import api_inputs, snapmix
+from snapmix_demo.app import compare, handlers, links, playground
+from snapmix_demo.app.api import api_inputs, compare_inputs, snapmix
+from snapmix_demo.app.api import compare as compare_api
 from snapmix_demo.app.choices import (
     MODE_NOTES,
     PREDICTED,
@@ -269,12 +270,22 @@ def _downloads(first: dict) -> dict:
 
 
 def _api() -> dict:
-    """The hidden components behind the public `/snapmix` endpoint."""
+    """The hidden components behind the public `/snapmix` and `/compare` endpoints."""
     with gr.Group(visible=False):
         inputs = api_inputs()
         output = gr.JSON(label="result")
         trigger = gr.Button("api")
-    return {"api_inputs": inputs, "api_output": output, "api_trigger": trigger}
+        compared = compare_inputs()
+        compared_output = gr.JSON(label="comparison")
+        compared_trigger = gr.Button("compare")
+    return {
+        "api_inputs": inputs,
+        "api_output": output,
+        "api_trigger": trigger,
+        "compare_inputs": compared,
+        "compare_output": compared_output,
+        "compare_trigger": compared_trigger,
+    }
 
 
 def _pick(ui: SimpleNamespace, names: tuple[str, ...]) -> list:
@@ -320,6 +331,8 @@ def _wire(ui: SimpleNamespace) -> None:
     ui.mode.change(handlers.on_mode, [ui.backbone, ui.mode], [ui.source, ui.mode_note], **private)
     ui.spread_button.click(handlers.on_spread, ui.state, [ui.spread, ui.spread_note], **private)
     ui.api_trigger.click(snapmix, ui.api_inputs, ui.api_output, api_name="snapmix", **RAW, **PIPELINE)
+    compare.wire(ui, ui.compare_tab, request, PIPELINE)
+    ui.compare_trigger.click(compare_api, ui.compare_inputs, ui.compare_output, api_name="compare", **RAW, **PIPELINE)
 
 
 def _wire_model(ui: SimpleNamespace) -> None:
@@ -392,8 +405,12 @@ def build_demo() -> gr.Blocks:
                 with gr.Column(scale=2, min_width=300):
                     controls = _model_controls()
             ui = SimpleNamespace(**inputs, **controls, **_options(), **_run_row(), **_results(first))
+        with gr.Tab("Compare mixes", elem_id="compare-tab") as compare_tab:
+            ui.__dict__.update(compare.build())
         with gr.Tab("@patch_to playground", elem_id="playground-tab"):
             playground.build()
+        ui.compare_tab = compare_tab
+        ui.compare_state = gr.State(None)
         ui.state = gr.State(_first_state(first, ui))
         ui.link.value = links.link_html(ui.state.value, "jet", 0.5, VIEWS[0])
         ui.demo = demo

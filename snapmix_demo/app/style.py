@@ -59,10 +59,21 @@ CSS = f"""
 /* the examples' headers wrap and the two columns share the width: no sideways scrolling on phones */
 [id^="examples-"] table {{ width: 100%; table-layout: fixed; }}
 [id^="examples-"] th {{ white-space: normal !important; }}
+/* Compare mixes: the chart's label takes its own row above the chart (whose height follows its width) */
+#compare-chart > label[data-testid="block-label"] {{ position: static; margin: var(--block-label-margin); }}
+/* Compare mixes: captions wrap instead of being cut off; the table's numbers stack with their truth and error */
+#compare-gallery .caption-label {{ white-space: normal; text-overflow: clip; max-width: calc(100% - 8px);
+  font-size: 12px; line-height: 1.25; }}
+.ctable table {{ width: 100%; font-size: 13px; border-collapse: collapse; table-layout: fixed; }}
+.ctable th, .ctable td {{ padding: 4px 5px; vertical-align: top; overflow-wrap: break-word; }}
+.ctable th:first-child {{ width: 38%; }}
+.ctable .cnum {{ display: block; font-weight: 600; font-variant-numeric: tabular-nums; }}
+.ctable .ctruth {{ display: block; font-size: 12px; color: var(--body-text-color-subdued); }}
 /* phones: a weight's name above its bar, so the bar keeps the full width */
 @media (max-width: 560px) {{
   .wbar {{ grid-template-columns: minmax(0, 1fr) 3.5em; row-gap: 2px; }}
   .wname {{ grid-column: 1 / -1; }}
+  #compare-gallery .grid-container {{ grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }}
 }}
 """
 

@@ -1,0 +1,544 @@
+"""The mixing lab: any registered mixing method on one pair of images, and every method on the same pair at once.
+
+`mix_pair(image_a, image_b, method=...)` is `snapmix_pair` for any method of `MIXES`: the same inputs,
+validation and messages, the same cached per-image analyses (one forward per image and model; the
+SPMs of ReLU'd features that `snapmix_official` reads come from the same features), and the method's
+one implementation: the pair is a batch of two whose partners are [1, 0] (A receives B), mixed by
+`apply_mix` and read at A. SnapMix (and `snapmix_official`) draw their boxes as `snapmix_pair` does
+(`pair_boxes(seed, beta)`, or the boxes given) and mix through `mixes.semantic.snapmix_at`, the half of
+`apply_mix("snapmix")` that follows its draw, so the lab's SnapMix is the SnapMix tab's, box for box.
+Every other method draws from `torch.Generator().manual_seed(seed)` as it would for a training batch.
+
+`compare_mixes` runs every method on the same pair, seed, backbone and classes. Where the images'
+object masks are known (the bundled shapes examples, or masks passed as `objects`), each result also
+holds the truth: the share of each object that the mix keeps (`mixes.object_shares`).
+"""
+
+import functools
+import hashlib
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from snapmix_demo.boxes import Box
+from snapmix_demo.cache import BoundedCache
+from snapmix_demo.errors import InputError
+from snapmix_demo.imageio import ImageSource
+from snapmix_demo.mixes import MIXES, MixResult, MixSpec, apply_mix, get_mix, object_shares
+from snapmix_demo.mixes.semantic import snapmix_at
+from snapmix_demo.pipeline import (
+    DEFAULT_BACKBONE,
+    Target,
+    _Analysis,
+    _cached_analyses,
+    _fit,
+    _load,
+    _side,
+    _to_tensor,
+    _validated_boxes,
+    resolve_target,
+)
+from snapmix_demo.weights import Classes, cached_backbone
+
+__all__ = ["MixComparison", "MixPair", "compare_mixes", "known_objects", "mix_pair"]
+
+PAIR_PERM = torch.tensor([1, 0])  # A (sample 0) receives B (sample 1)
+BOX_METHODS = ("snapmix", "snapmix_official")  # the methods that take `box_a`/`box_b`, as `snapmix_pair` does
+SNAPMIX_BETA = 5.0  # `snapmix_pair`'s default: the paper's
+
+
+@dataclass(frozen=True)
+class MixPair:
+    """One method on one pair: the mixed image, B's share of every pixel, the two label weights and the truth.
+
+    Pictures and maps are in the model-input frame, as in `PairResult`.
+    """
+
+    method: str
+    image_a: Image.Image
+    image_b: Image.Image
+    mixed: Image.Image
+    mask: np.ndarray  # (H, W) float32 in [0, 1]: B's share of each pixel of the mixed image
+    rho_a: float  # the method's weight of A's label
+    rho_b: float  # and of B's
+    area_b: float  # the mask's mean: B's share of the pixels
+    fallback_a: bool  # A's map was degenerate (flat), so the method fell back to area (or a random draw)
+    fallback_b: bool
+    spm_a: np.ndarray | None  # the map the method read of A (None: it reads none, or A's is flat)
+    spm_b: np.ndarray | None
+    box_a: Box | None  # where B's pixels land, for the box methods
+    box_b: Box | None  # where they are cut from
+    true_a: float | None  # the share of A's object kept in the mixed image; None where the masks are unknown
+    true_b: float | None  # the share of B's object carried into it (above 1 where a crop of B is enlarged)
+    params: dict[str, object]  # the method's own parameters as used (its defaults filled in)
+    class_a: int
+    class_b: int
+    label_a: str
+    label_b: str
+    prob_a: float
+    prob_b: float
+    chosen_a: bool
+    chosen_b: bool
+    backbone: str
+    mode: str
+    weights: str
+    weights_kind: str
+    seed: int
+    forward_passes: int
+    engine: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> MixSpec:
+        """The method's declared facts (paper, rules, needs)."""
+        return MIXES[self.method]
+
+    @property
+    def error_a(self) -> float | None:
+        """rho_a minus the truth of A (None where it is unknown)."""
+        return None if self.true_a is None else self.rho_a - self.true_a
+
+    @property
+    def error_b(self) -> float | None:
+        """rho_b minus the truth of B, clipped at 1 as the evaluation clips it (no label deserves more than all)."""
+        return None if self.true_b is None else self.rho_b - min(self.true_b, 1.0)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-safe facts of the result (no pixels)."""
+        spec = self.spec
+        return {
+            "method": self.method,
+            "title": spec.title,
+            "paper": spec.paper.cite,
+            "paper_url": spec.paper.url,
+            "image_rule": spec.image_rule,
+            "label_rule": spec.label_rule,
+            "needs": spec.needs,
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()},
+            "rho_a": self.rho_a,
+            "rho_b": self.rho_b,
+            "rho_sum": self.rho_a + self.rho_b,
+            "area_b": self.area_b,
+            "fallback_a": self.fallback_a,
+            "fallback_b": self.fallback_b,
+            "box_a": None if self.box_a is None else list(self.box_a),
+            "box_b": None if self.box_b is None else list(self.box_b),
+            "true_a": self.true_a,
+            "true_b": self.true_b,
+            "error_a": self.error_a,
+            "error_b": self.error_b,
+            "backbone": self.backbone,
+            "mode": self.mode,
+            "weights": self.weights,
+            "weights_kind": self.weights_kind,
+            "seed": self.seed,
+            "input_size": [self.image_a.height, self.image_a.width],
+            "class_a": self.class_a,
+            "class_b": self.class_b,
+            "label_a": self.label_a,
+            "label_b": self.label_b,
+            "prob_a": self.prob_a,
+            "prob_b": self.prob_b,
+            "chosen_a": self.chosen_a,
+            "chosen_b": self.chosen_b,
+            "forward_passes": self.forward_passes,
+            "engine": self.engine,
+            "timings_ms": dict(self.timings),
+        }
+
+
+@dataclass(frozen=True)
+class MixComparison:
+    """Every method's `MixPair` on the same pair, seed, backbone and classes, in `MIXES` order."""
+
+    pairs: dict[str, MixPair]
+    forward_passes: int  # forwards run for the whole comparison (0 or 1: the analyses are shared and cached)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def first(self) -> MixPair:
+        """Any one of the results, for the facts they share (images, classes, backbone, seed)."""
+        return next(iter(self.pairs.values()))
+
+    @property
+    def truth_known(self) -> bool:
+        """Whether both images' object masks are known (and not empty), so each method's error can be measured."""
+        return self.first.true_a is not None and self.first.true_b is not None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-safe facts: what the methods share, then each method's own (its `MixPair.to_dict` less those)."""
+        shared = (
+            "backbone", "mode", "weights", "weights_kind", "seed", "input_size", "class_a", "class_b",
+            "label_a", "label_b", "prob_a", "prob_b", "chosen_a", "chosen_b", "engine",
+        )  # fmt: skip
+        first = self.first.to_dict()
+        methods = {}
+        for name, pair in self.pairs.items():
+            facts = pair.to_dict()
+            methods[name] = {k: v for k, v in facts.items() if k not in shared and k not in ("forward_passes",)}
+        return {
+            **{k: first[k] for k in shared},
+            "truth_known": self.truth_known,
+            "forward_passes": self.forward_passes,
+            "timings_ms": dict(self.timings),
+            "methods": methods,
+        }
+
+
+# ## What the methods share: the pair, its analyses and its boxes
+
+
+@dataclass(frozen=True)
+class _Pair:
+    images: tuple[Image.Image, Image.Image]
+    x: torch.Tensor  # (2, 3, H, W) uint8
+    analyses: tuple[_Analysis, _Analysis]
+    targets: list[int | None]
+    classes: Sequence[str]
+    objects: torch.Tensor | None  # (2, H, W) float object masks in the model frame, when known
+    seed: int
+    beta: float  # SnapMix's, of its boxes
+    boxes: tuple[Box, Box]  # SnapMix's: `snapmix_pair`'s draw for the seed and beta, or the boxes given
+    backbone: str
+    mode: str
+    weights: str
+    weights_kind: str
+    forward_passes: int
+    timings: dict[str, float]
+
+
+def _prepare(
+    image_a, image_b, backbone, mode, target_a, target_b, seed, beta, box_a, box_b, weights, checkpoint, classes,
+    objects,
+) -> _Pair:  # fmt: skip
+    """`snapmix_pair`'s steps up to the mix, in its order, with its messages: checks, images, model, analyses."""
+    start = time.perf_counter()
+    seed, beta, box_a, box_b, (height, width) = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
+    tick = time.perf_counter()
+    named = ((image_a, "image_a"), (image_b, "image_b"))
+    loaded = [_load(img, name, (width, height)) for img, name in named]
+    fitted = tuple(_fit(img, (width, height)) for img in loaded)
+    x = torch.stack([_to_tensor(img) for img in fitted])
+    masks = _objects(objects, loaded, (width, height))
+    timings = {"decode": (time.perf_counter() - tick) * 1e3}
+    tick = time.perf_counter()
+    bb = cached_backbone(backbone, weights=weights, checkpoint=checkpoint, classes=classes)
+    targets = [resolve_target(t, bb.weights.classes, f) for t, f in ((target_a, "target_a"), (target_b, "target_b"))]
+    timings["load_model"] = (time.perf_counter() - tick) * 1e3
+    tick = time.perf_counter()
+    analyses, forwards = _cached_analyses(list(x), targets, bb, mode)
+    timings["model"] = (time.perf_counter() - tick) * 1e3
+    timings["prepare"] = (time.perf_counter() - start) * 1e3
+    return _Pair(
+        fitted, x, tuple(analyses), targets, bb.weights.classes, masks, seed, beta, (box_a, box_b), backbone, mode,
+        bb.weights.source, bb.weights.kind, forwards, timings,
+    )  # fmt: skip
+
+
+def _maps(pair: _Pair, spec: MixSpec) -> dict[str, torch.Tensor]:
+    """The SPMs (2, H, W) and degeneracy flags (2,) that `spec` reads, from the cached analyses."""
+    if spec.needs == "nothing":
+        return {}
+    height, width = pair.x.shape[-2:]
+    arrays = [a.spm_relu if spec.needs == "cam_relu" else a.spm for a in pair.analyses]
+    spm = torch.stack([torch.zeros(height, width) if s is None else torch.from_numpy(s.copy()) for s in arrays])
+    return {"spm": spm, "degenerate": torch.tensor([s is None for s in arrays])}
+
+
+def _mix(pair: _Pair, spec: MixSpec, params: dict[str, object]) -> MixResult:
+    """The method's one implementation on the pair as a batch of two, partners [1, 0]."""
+    y = torch.tensor([a.cls for a in pair.analyses])
+    maps = _maps(pair, spec)
+    if spec.name in BOX_METHODS:  # `snapmix_pair`'s boxes: the lab's SnapMix is the SnapMix tab's
+        return snapmix_at(pair.x, y, maps["spm"], maps["degenerate"], *pair.boxes, PAIR_PERM, spec.name)
+    generator = torch.Generator().manual_seed(pair.seed)
+    return apply_mix(spec.name, pair.x, y, generator=generator, perm=PAIR_PERM, **maps, **params)
+
+
+def _result(pair: _Pair, spec: MixSpec, params: dict[str, object], forwards: int) -> MixPair:
+    tick = time.perf_counter()
+    mix = _mix(pair, spec, params)
+    truth = (None, None)
+    if pair.objects is not None:  # an empty object mask has no share to keep: None, as where masks are unknown
+        shares = object_shares(mix, pair.objects)
+        truth = tuple(None if math.isnan(float(s[0])) else float(s[0]) for s in shares)
+    an_a, an_b = pair.analyses
+    maps = [a.spm_relu if spec.needs == "cam_relu" else a.spm for a in pair.analyses]
+    boxes = _boxes(mix)
+    elapsed = (time.perf_counter() - tick) * 1e3
+    sides = {}
+    for side, analysis, target in (("a", an_a, pair.targets[0]), ("b", an_b, pair.targets[1])):
+        facts = _side(side, analysis, target, pair.classes)
+        sides.update({f"{k}_{side}": facts[f"{k}_{side}"] for k in ("class", "label", "prob", "chosen")})
+    return MixPair(
+        method=spec.name,
+        image_a=pair.images[0],
+        image_b=pair.images[1],
+        mixed=Image.fromarray(mix.x[0].permute(1, 2, 0).numpy()),
+        mask=mix.mask[0].float().numpy().copy(),
+        rho_a=float(mix.rho_a[0]),
+        rho_b=float(mix.rho_b[0]),
+        area_b=float(mix.mask[0].double().mean()),
+        fallback_a=bool(mix.fallback_a[0]),
+        fallback_b=bool(mix.fallback_b[0]),
+        spm_a=None if spec.needs == "nothing" else maps[0],
+        spm_b=None if spec.needs == "nothing" else maps[1],
+        box_a=boxes[0],
+        box_b=boxes[1],
+        true_a=truth[0],
+        true_b=truth[1],
+        params=params,
+        **sides,
+        backbone=pair.backbone,
+        mode=pair.mode,
+        weights=pair.weights,
+        weights_kind=pair.weights_kind,
+        seed=pair.seed,
+        forward_passes=forwards,
+        engine="+".join(sorted({an_a.engine, an_b.engine})),
+        timings={**pair.timings, "mix": elapsed},
+    )
+
+
+def _boxes(mix: MixResult) -> tuple[Box | None, Box | None]:
+    """Where B's pixels land in A and where they come from, for the methods that paste a box."""
+    if mix.boxes is not None:  # one box per sample (SaliencyMix): A's, at the same place in B
+        box = tuple(int(v) for v in mix.boxes[0].tolist())
+        return box, box
+    return mix.box_a, mix.box_b
+
+
+def _params(spec: MixSpec, params: dict[str, object], pair_grid: tuple[int, int] | None = None) -> dict[str, object]:
+    """The method's own parameters, checked, with its defaults filled in (Attentive CutMix's grid: the model's)."""
+    checked = spec.checked(params)
+    full = {**spec.defaults, **checked}
+    if "grid" in spec.defaults and "grid" not in checked and pair_grid is not None:
+        full["grid"] = pair_grid  # its cells are the feature map's, as `mix_batch` sets them
+    return full
+
+
+def _snap_beta(method: str, params: dict[str, object]) -> float:
+    """The beta of `snapmix_pair`'s boxes: SnapMix's own (checked already), else its default (boxes unused)."""
+    return params.get("beta", SNAPMIX_BETA) if method in BOX_METHODS else SNAPMIX_BETA
+
+
+def _refuse_boxes(method: str, box_a: object, box_b: object) -> None:
+    for box, name in ((box_a, "box_a"), (box_b, "box_b")):
+        blank = box is None or (isinstance(box, str) and not box.strip())
+        if not blank:
+            raise InputError(
+                name,
+                f"method `{method}` draws its own mix from the seed; only {' and '.join(BOX_METHODS)} take given boxes",
+            )
+
+
+def mix_pair(
+    image_a: ImageSource,
+    image_b: ImageSource,
+    *,
+    method: str = "snapmix",
+    backbone: str = DEFAULT_BACKBONE,
+    mode: str = "default",
+    target_a: Target = None,
+    target_b: Target = None,
+    seed: int = 0,
+    box_a: Sequence[int] | str | None = None,
+    box_b: Sequence[int] | str | None = None,
+    weights: str = "auto",
+    checkpoint: str | os.PathLike | None = None,
+    classes: Classes = None,
+    objects: tuple[np.ndarray, np.ndarray] | None = None,
+    **params: object,
+) -> MixPair:
+    """Mix one pair of images with any registered method and measure its label weights.
+
+    The arguments are `snapmix_pair`'s, checked the same way and in the same order, with the messages it gives.
+
+    Args:
+        image_a: the image that receives B's pixels (PIL image, array, bytes, path or file).
+        image_b: the image they come from.
+        method: a key of `MIXES` (`snapmix` by default).
+        backbone: a key of `BACKBONES`.
+        mode: patch mode whose accessor reaches the classifier.
+        target_a: class of A whose CAM the method reads: index, class name, or None for the prediction.
+        target_b: likewise for B.
+        seed: seed of the mix: `snapmix_pair`'s boxes for SnapMix, the generator of a batch of two for the others.
+        box_a: an explicit box in A, for `snapmix` and `snapmix_official` only (the others draw their own mix).
+        box_b: an explicit box in B, likewise.
+        weights: "auto", "imagenet", "shapes" or "random".
+        checkpoint: a user's fine-tuned checkpoint of `backbone`.
+        classes: the checkpoint's class names.
+        objects: each image's object mask (H, W) in its own frame (bool or in [0, 1]), for the truth; by
+            default the bundled shapes examples' masks are recognised by their pixels (`known_objects`).
+        **params: the method's own parameters (`MIXES[method].params`), e.g. `beta=2.0` or `top_k=3`; for
+            SnapMix `beta` sizes `snapmix_pair`'s boxes.
+
+    Returns:
+        A `MixPair`; `to_dict()` gives its JSON-safe facts.
+
+    Raises:
+        InputError: an unknown method or parameter, a value out of its range, or any of `snapmix_pair`'s.
+
+    Example (from the checkout's root, offline):
+        >>> res = mix_pair("assets/examples/shape_star.png", "assets/examples/shape_ring.png", method="cutmix",
+        ...                weights="shapes", seed=3)
+        >>> res.label_a, res.label_b, res.box_a
+        ('star', 'ring', (0, 54, 105, 224))
+        >>> round(res.rho_a, 3), round(res.rho_b, 3)  # CutMix's weights: the area shares
+        (0.644, 0.356)
+        >>> round(res.true_a, 3), round(res.true_b, 3)  # the truth: the box covers A's star, holds half of B's ring
+        (0.001, 0.483)
+    """
+    spec = get_mix(method)
+    checked = _params(spec, params)
+    if method not in BOX_METHODS:
+        _refuse_boxes(method, box_a, box_b)
+    pair = _prepare(
+        image_a, image_b, backbone, mode, target_a, target_b, seed, _snap_beta(method, checked), box_a, box_b,
+        weights, checkpoint, classes, objects,
+    )  # fmt: skip
+    full = _params(spec, params, pair.analyses[0].grid)
+    return _result(pair, spec, full, pair.forward_passes)
+
+
+def compare_mixes(
+    image_a: ImageSource,
+    image_b: ImageSource,
+    *,
+    methods: Sequence[str] | None = None,
+    backbone: str = DEFAULT_BACKBONE,
+    mode: str = "default",
+    target_a: Target = None,
+    target_b: Target = None,
+    seed: int = 0,
+    beta: float = SNAPMIX_BETA,
+    box_a: Sequence[int] | str | None = None,
+    box_b: Sequence[int] | str | None = None,
+    weights: str = "auto",
+    checkpoint: str | os.PathLike | None = None,
+    classes: Classes = None,
+    objects: tuple[np.ndarray, np.ndarray] | None = None,
+) -> MixComparison:
+    """Every method (or `methods`) on the same pair, seed, backbone and classes: one forward per image, cached.
+
+    `beta`, `box_a` and `box_b` are SnapMix's, as in `snapmix_pair` (its row is `snapmix_pair`'s result); every
+    other method runs with its paper's parameters.
+
+    Example (from the checkout's root, offline):
+        >>> cmp = compare_mixes("assets/examples/shape_star.png", "assets/examples/shape_ring.png", weights="shapes")
+        >>> list(cmp.pairs)[:3], cmp.forward_passes, cmp.truth_known
+        (['mixup', 'cutmix', 'snapmix'], 1, True)
+    """
+    start = time.perf_counter()
+    if methods is None:
+        names = list(MIXES)
+    elif isinstance(methods, str) or not isinstance(methods, Sequence) or not methods:
+        raise InputError("methods", f"must be a list of method names, e.g. ['snapmix', 'cutmix'], got {methods!r:.40}")
+    else:
+        names = [get_mix(m).name for m in methods]
+    pair = _prepare(
+        image_a,
+        image_b,
+        backbone,
+        mode,
+        target_a,
+        target_b,
+        seed,
+        beta,
+        box_a,
+        box_b,
+        weights,
+        checkpoint,
+        classes,
+        objects,
+    )  # fmt: skip  (beta checked there as `snapmix_pair` checks it)
+    grid = pair.analyses[0].grid
+    pairs = {}
+    for name in names:
+        spec = MIXES[name]
+        own = {"beta": pair.beta} if name in BOX_METHODS else {}
+        pairs[name] = _result(pair, spec, _params(spec, own, grid), pair.forward_passes)
+    timings = {**pair.timings, "mixes": sum(p.timings["mix"] for p in pairs.values())}
+    timings["total"] = (time.perf_counter() - start) * 1e3
+    return MixComparison(pairs, pair.forward_passes, timings)
+
+
+# ## The truth: object masks, where they are known
+
+
+def _objects(
+    objects: tuple[np.ndarray, np.ndarray] | None, loaded: list[Image.Image], size: tuple[int, int]
+) -> torch.Tensor | None:
+    """Both object masks (2, H, W) in the model frame: the ones given, else the bundled examples' (else None)."""
+    if objects is None:
+        found = [known_objects(img) for img in loaded]
+        if any(m is None for m in found):
+            return None
+        objects = tuple(found)
+    elif not isinstance(objects, tuple | list) or len(objects) != 2:
+        raise InputError("objects", "must be two object masks (H, W), one per image, or None")
+    masks = []
+    for mask, img, name in zip(objects, loaded, ("A", "B"), strict=True):
+        arr = np.asarray(mask, dtype=np.float32)
+        if arr.shape != (img.height, img.width) or not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise InputError(
+                "objects",
+                f"the mask of {name} must be (H, W) = ({img.height}, {img.width}) with values in [0, 1], "
+                f"got shape {arr.shape}",
+            )
+        plane = Image.fromarray(arr, mode="F")
+        fitted = plane if plane.size == size else plane.resize(size, Image.BILINEAR)
+        masks.append(torch.from_numpy(np.asarray(fitted, dtype=np.float32).clip(0, 1).copy()))
+    return torch.stack(masks)
+
+
+# The committed shapes examples (assets/README.md): seed, size and class of `shapes.make_sample`.
+_EXAMPLE_SHAPES = {
+    "shape_star.png": (1_900_000_000, 224, "star"),
+    "shape_ring.png": (1_900_000_001, 224, "ring"),
+    "shape_cross.png": (1_900_000_002, 224, "cross"),
+    "shape_hexagon.png": (1_900_000_003, 224, "hexagon"),
+}
+_masks: BoundedCache[np.ndarray] = BoundedCache(8)
+
+
+@functools.cache
+def _known_digests() -> dict[str, tuple[int, int, str]]:
+    """The pixel digest of each bundled shapes example, regenerated from its seed (so the table cannot drift)."""
+    from snapmix_demo.training.shapes import CLASSES, make_sample
+
+    return {
+        _digest(make_sample(seed, size, label=CLASSES.index(cls)).image): (seed, size, cls)
+        for seed, size, cls in _EXAMPLE_SHAPES.values()
+    }
+
+
+def _digest(img: Image.Image) -> str:
+    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return hashlib.sha256(f"{arr.shape}".encode() + arr.tobytes()).hexdigest()
+
+
+def known_objects(image: Image.Image) -> np.ndarray | None:
+    """The object mask (H, W) bool of a shapes image whose ground truth is known, by its pixels; else None.
+
+    Known: the bundled shapes examples, whatever their file is called (the pixels are matched, not the name).
+    """
+    digest = _digest(image)
+    found = _known_digests().get(digest)
+    if found is None:
+        return None
+    mask = _masks.get(digest)
+    if mask is None:
+        from snapmix_demo.training.shapes import CLASSES, make_sample
+
+        seed, size, cls = found
+        mask = make_sample(seed, size, label=CLASSES.index(cls)).mask
+        mask.flags.writeable = False
+        _masks.put(digest, mask)
+    return mask
