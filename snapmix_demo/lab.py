@@ -219,7 +219,8 @@ def _prepare(
 ) -> _Pair:  # fmt: skip
     """`snapmix_pair`'s steps up to the mix, in its order, with its messages: checks, images, model, analyses."""
     start = time.perf_counter()
-    seed, beta, box_a, box_b, (height, width) = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
+    spec, seed, beta, box_a, box_b = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
+    height, width = spec.input_size
     tick = time.perf_counter()
     named = ((image_a, "image_a"), (image_b, "image_b"))
     loaded = [_load(img, name, (width, height)) for img, name in named]
@@ -228,7 +229,7 @@ def _prepare(
     masks = _objects(objects, loaded, (width, height))
     timings = {"decode": (time.perf_counter() - tick) * 1e3}
     tick = time.perf_counter()
-    bb = cached_backbone(backbone, weights=weights, checkpoint=checkpoint, classes=classes)
+    bb = cached_backbone(spec, weights=weights, checkpoint=checkpoint, classes=classes)
     targets = [resolve_target(t, bb.weights.classes, f) for t, f in ((target_a, "target_a"), (target_b, "target_b"))]
     timings["load_model"] = (time.perf_counter() - tick) * 1e3
     tick = time.perf_counter()
