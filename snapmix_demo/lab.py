@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -499,24 +500,18 @@ def _objects(
     return torch.stack(masks)
 
 
-# The committed shapes examples (assets/README.md): seed, size and class of `shapes.make_sample`.
-_EXAMPLE_SHAPES = {
-    "shape_star.png": (1_900_000_000, 224, "star"),
-    "shape_ring.png": (1_900_000_001, 224, "ring"),
-    "shape_cross.png": (1_900_000_002, 224, "cross"),
-    "shape_hexagon.png": (1_900_000_003, 224, "hexagon"),
-}
+# The bundled shapes examples' object masks, committed beside them (`shape_star.mask.png` for `shape_star.png`;
+# assets/README.md): the core reads them as data, so it needs nothing from the shapes generator in training/.
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
 _masks: BoundedCache[np.ndarray] = BoundedCache(8)
 
 
 @functools.cache
-def _known_digests() -> dict[str, tuple[int, int, str]]:
-    """The pixel digest of each bundled shapes example, regenerated from its seed (so the table cannot drift)."""
-    from snapmix_demo.training.shapes import CLASSES, make_sample
-
+def _known_digests() -> dict[str, Path]:
+    """The pixel digest of each example image that has a mask file, to that file (none outside a checkout)."""
     return {
-        _digest(make_sample(seed, size, label=CLASSES.index(cls)).image): (seed, size, cls)
-        for seed, size, cls in _EXAMPLE_SHAPES.values()
+        _digest(Image.open(mask.with_name(mask.name.replace(".mask.png", ".png")))): mask
+        for mask in sorted(EXAMPLES_DIR.glob("*.mask.png"))
     }
 
 
@@ -531,15 +526,12 @@ def known_objects(image: Image.Image) -> np.ndarray | None:
     Known: the bundled shapes examples, whatever their file is called (the pixels are matched, not the name).
     """
     digest = _digest(image)
-    found = _known_digests().get(digest)
-    if found is None:
+    path = _known_digests().get(digest)
+    if path is None:
         return None
     mask = _masks.get(digest)
     if mask is None:
-        from snapmix_demo.training.shapes import CLASSES, make_sample
-
-        seed, size, cls = found
-        mask = make_sample(seed, size, label=CLASSES.index(cls)).mask
+        mask = np.asarray(Image.open(path).convert("1"), dtype=bool)
         mask.flags.writeable = False
         _masks.put(digest, mask)
     return mask

@@ -274,3 +274,15 @@ def test_cli_bad_methods_and_parameters_exit_2_with_one_line(tmp_path, capsys, a
     error = stderr.strip().splitlines()[-1]
     assert error.startswith("python -m snapmix_demo: error: ") and message in error, stderr
     assert not any(tmp_path.iterdir()), "nothing written"
+
+
+def test_the_committed_masks_are_the_generator_s_own():
+    """The core reads the examples' masks as files; they are what `shapes.make_sample` draws for those seeds."""
+    from snapmix_demo.lab import EXAMPLES_DIR
+    from snapmix_demo.training.shapes import CLASSES, make_sample
+
+    for offset, name in enumerate(("star", "ring", "cross", "hexagon")):
+        sample = make_sample(1_900_000_000 + offset, 224, label=CLASSES.index(name))
+        image = Image.open(EXAMPLES_DIR / f"shape_{name}.png")
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(sample.image.convert("RGB")))
+        assert np.array_equal(known_objects(image), sample.mask), name
