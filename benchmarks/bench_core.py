@@ -54,7 +54,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from snapmix_demo import MIXES, compare_mixes, engine, lab, mix_pair, snapmix_pair
+from snapmix_demo import MIXES, compare_mixes, engine, mix_pair, snapmix_pair
+from snapmix_demo.lab import pair as lab
 from snapmix_demo.pipeline import clear_caches
 from snapmix_demo.snapmix import normalise, snapmix_batch
 from snapmix_demo.weights import Backbone, cached_backbone
