@@ -5,7 +5,8 @@ from snapmix_demo.imageio import ImageError, load_image
 from snapmix_demo.lab import MixComparison, MixPair, compare_mixes, mix_pair
 from snapmix_demo.mixes import MIXES, get_mix, mix_batch
 from snapmix_demo.patches import PATCH_MODES
-from snapmix_demo.pipeline import PairResult, snapmix_pair
+from snapmix_demo.pipeline import snapmix_pair
+from snapmix_demo.results import PairResult, Side
 from snapmix_demo.snapmix import normalise, snapmix_batch, snapmix_loss
 from snapmix_demo.weights import available_weights, load_backbone
 
@@ -17,6 +18,7 @@ __all__ = [
     "MixComparison",
     "MixPair",
     "PairResult",
+    "Side",
     "available_weights",
     "compare_mixes",
     "get_mix",

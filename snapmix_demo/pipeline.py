@@ -10,7 +10,7 @@ import hashlib
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from snapmix_demo.errors import InputError, UserError, excerpt
 from snapmix_demo.imageio import ImageError, ImageSource, load_image
 from snapmix_demo.inputs import CLASS_DIGITS, beta_value, box_value, digits, seed_value
 from snapmix_demo.patches import PATCH_MODES, classifier
+from snapmix_demo.results import PairResult, Side
 from snapmix_demo.snapmix import SemanticMaps, box_mass, label_weights, maps_from_features, normalise, paste
 from snapmix_demo.weights import Backbone, Classes, cached_backbone
 
@@ -57,89 +58,6 @@ class _Analysis:
     # the official SnapMix code computes it (the same array where no feature is negative), and the feature grid.
     spm_relu: np.ndarray | None = None
     grid: tuple[int, int] = (0, 0)
-
-
-@dataclass(frozen=True)
-class PairResult:
-    """One SnapMix pair: images, maps and boxes in the model-input frame, weights, and provenance."""
-
-    image_a: Image.Image
-    image_b: Image.Image
-    mixed: Image.Image
-    box_a: Box
-    box_b: Box
-    spm_a: np.ndarray | None
-    spm_b: np.ndarray | None
-    rho_a: float
-    rho_b: float
-    area_lambda: float
-    fallback_a: bool
-    fallback_b: bool
-    mixed_applied: bool
-    class_a: int
-    class_b: int
-    label_a: str
-    label_b: str
-    prob_a: float  # probability of class_a: the class whose CAM weighs A
-    prob_b: float
-    chosen_a: bool  # class_a was chosen by the caller (False: it is A's top-1 prediction)
-    chosen_b: bool
-    share_a: float | None  # share of A's SPM inside box A (rho_a = 1 - share_a); None when the map is flat
-    share_b: float | None  # share of B's SPM inside box B (rho_b = share_b)
-    topk_a: list[tuple[str, float]]
-    topk_b: list[tuple[str, float]]
-    backbone: str
-    mode: str
-    weights: str
-    weights_kind: str
-    seed: int
-    beta: float
-    forward_passes: int
-    engine: str  # what ran the backbone's forward: "torch", "onnxruntime" (or both, "onnxruntime+torch")
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def same_class(self) -> bool:
-        """Both sides carry one label, whose natural weight is `rho_a + rho_b`."""
-        return self.class_a == self.class_b
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-safe facts of the result (no pixels)."""
-        return {
-            "backbone": self.backbone,
-            "mode": self.mode,
-            "weights": self.weights,
-            "weights_kind": self.weights_kind,
-            "seed": self.seed,
-            "beta": self.beta,
-            "input_size": [self.image_a.height, self.image_a.width],
-            "box_a": list(self.box_a),
-            "box_b": list(self.box_b),
-            "rho_a": self.rho_a,
-            "rho_b": self.rho_b,
-            "area_lambda": self.area_lambda,
-            "cutmix_b": 1.0 - self.area_lambda,
-            "fallback_a": self.fallback_a,
-            "fallback_b": self.fallback_b,
-            "mixed_applied": self.mixed_applied,
-            "class_a": self.class_a,
-            "class_b": self.class_b,
-            "label_a": self.label_a,
-            "label_b": self.label_b,
-            "prob_a": self.prob_a,
-            "prob_b": self.prob_b,
-            "chosen_a": self.chosen_a,
-            "chosen_b": self.chosen_b,
-            "share_a": self.share_a,
-            "share_b": self.share_b,
-            "same_class": self.same_class,
-            "combined_weight": self.rho_a + self.rho_b if self.same_class else None,
-            "topk_a": [[label, p] for label, p in self.topk_a],
-            "topk_b": [[label, p] for label, p in self.topk_b],
-            "forward_passes": self.forward_passes,
-            "engine": self.engine,
-            "timings_ms": dict(self.timings),
-        }
 
 
 _analyses: BoundedCache["_Analysis"] = BoundedCache(ANALYSIS_CACHE_SIZE)
@@ -356,15 +274,13 @@ def snapmix_pair(
     timings["mix"] = (time.perf_counter() - tick) * 1e3
     timings["total"] = (time.perf_counter() - start) * 1e3
 
+    classes = bb.weights.classes
     return PairResult(
-        image_a=img_a,
-        image_b=img_b,
+        a=_side(an_a, targets[0], classes, img_a, box_a, weighed["share_a"], weighed["rho_a"]),
+        b=_side(an_b, targets[1], classes, img_b, box_b, weighed["share_b"], weighed["rho_b"]),
         mixed=mixed_img,
-        box_a=box_a,
-        box_b=box_b,
-        **weighed,
-        **_side("a", an_a, targets[0], bb.weights.classes),
-        **_side("b", an_b, targets[1], bb.weights.classes),
+        area_lambda=weighed["area_lambda"],
+        mixed_applied=weighed["mixed_applied"],
         backbone=backbone,
         mode=mode,
         weights=bb.weights.source,
@@ -398,17 +314,28 @@ def _validated_boxes(
     return spec, seed, beta, box_a, box_b
 
 
-def _side(side: str, analysis: _Analysis, target: int | None, classes: Sequence[str]) -> dict[str, object]:
-    """One image's fields of a `PairResult` (`spm_a`, `label_a`, ... for side "a")."""
-    return {
-        f"spm_{side}": analysis.spm,
-        f"fallback_{side}": analysis.spm is None,
-        f"class_{side}": analysis.cls,
-        f"label_{side}": classes[analysis.cls],
-        f"prob_{side}": analysis.prob,
-        f"chosen_{side}": target is not None,
-        f"topk_{side}": list(analysis.topk),
-    }
+def _side(
+    analysis: _Analysis,
+    target: int | None,
+    classes: Sequence[str],
+    image: Image.Image,
+    box: Box,
+    share: float | None,
+    rho: float,
+) -> Side:
+    """One image of the pair: its analysis (class, map, top-k) with its box, the map's share in it, and its weight."""
+    return Side(
+        image=image,
+        box=box,
+        spm=analysis.spm,
+        share=share,
+        rho=rho,
+        cls=analysis.cls,
+        label=classes[analysis.cls],
+        prob=analysis.prob,
+        chosen=target is not None,
+        topk=list(analysis.topk),
+    )
 
 
 def _weigh(an_a: _Analysis, an_b: _Analysis, box_a: Box, box_b: Box, frame: tuple[int, int]) -> dict[str, object]:

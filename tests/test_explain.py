@@ -30,9 +30,10 @@ def test_each_cam_caption_names_its_class_probability_and_box_share(result):
 
 
 def test_captions_of_a_flat_map_and_of_an_empty_box(result):
-    flat = dataclasses.replace(result, share_a=None, fallback_a=True, rho_a=result.area_lambda)
+    flat = dataclasses.replace(result, a=dataclasses.replace(result.a, spm=None, share=None, rho=result.area_lambda))
     assert "A's CAM is flat" in _text(caption_html(flat, "A"))
-    empty = dataclasses.replace(result, mixed_applied=False, rho_a=1.0, rho_b=0.0, area_lambda=1.0)
+    a, b = dataclasses.replace(result.a, rho=1.0), dataclasses.replace(result.b, rho=0.0)
+    empty = dataclasses.replace(result, mixed_applied=False, a=a, b=b, area_lambda=1.0)
     assert "nothing is pasted" in _text(caption_html(empty, "B"))
     assert "the mixed image is A" in _text(mixed_caption_html(empty))
 
@@ -48,7 +49,8 @@ def test_the_weights_panel_shows_the_formulas_with_numbers_and_both_boxes(result
 
 @pytest.mark.parametrize(("rho_a", "rho_b", "phrase"), [(0.4, 0.6, "= 1.000 here by coincidence"), (0.3, 0.4, "not 1")])
 def test_the_note_says_the_weights_sum_to_1_only_when_they_do(result, rho_a, rho_b, phrase):
-    other = dataclasses.replace(result, rho_a=rho_a, rho_b=rho_b, class_b=result.class_a + 1)
+    a, b = dataclasses.replace(result.a, rho=rho_a), dataclasses.replace(result.b, rho=rho_b, cls=result.class_a + 1)
+    other = dataclasses.replace(result, a=a, b=b)
     text = _text(weights_html(other))
     assert phrase in text
     assert "1.000, not 1" not in text
@@ -71,7 +73,8 @@ def test_stale_results_are_marked(result):
 
 
 def test_text_from_users_and_models_is_escaped(result):
-    hostile = dataclasses.replace(result, label_a="<img src=x onerror=alert(1)>", backbone="<b>x</b>")
+    a = dataclasses.replace(result.a, label="<img src=x onerror=alert(1)>")
+    hostile = dataclasses.replace(result, a=a, backbone="<b>x</b>")
     for html in (caption_html(hostile, "A"), weights_html(hostile), banner_html(hostile, stale=False)):
         assert "<img" not in html and "<b>x" not in html
     assert "<script>" not in error_html("<script>alert(1)</script>")
@@ -86,11 +89,12 @@ def test_status_names_backbone_mode_weights_and_seed(result):
 
 @pytest.mark.parametrize(("prob", "flagged"), [(0.19, True), (0.2, False), (0.8, False)])
 def test_a_weak_prediction_is_flagged_beside_it(result, prob, flagged):
-    res = dataclasses.replace(result, weights_kind="imagenet", chosen_a=False, prob_a=prob)
+    res = dataclasses.replace(result, weights_kind="imagenet", a=dataclasses.replace(result.a, chosen=False, prob=prob))
     caption = _text(caption_html(res, "A"))
     assert ("low confidence (p < 0.20)" in caption) is flagged, caption
     assert LOW_CONFIDENCE == 0.2, "benchmarks/results/confidence.txt justifies 0.2"
-    assert "low confidence" not in _text(caption_html(dataclasses.replace(res, chosen_a=True), "A")), "a chosen class"
+    chosen = dataclasses.replace(res, a=dataclasses.replace(res.a, chosen=True))
+    assert "low confidence" not in _text(caption_html(chosen, "A")), "a chosen class"
     assert "low confidence" not in _text(caption_html(dataclasses.replace(res, weights_kind="random"), "A"))
 
 

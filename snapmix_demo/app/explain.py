@@ -39,16 +39,17 @@ def _esc(text: object) -> str:
 
 
 def _side(res: PairResult, side: str) -> dict:
-    """The facts of one side ("A" or "B") under one set of names."""
-    s = side.lower()
+    """The facts of one side ("A" or "B") under one set of names, with the side's colour."""
+    s = res.side(side)
+    color = COLOR_A if side == "A" else COLOR_B
     return {
-        "label": getattr(res, f"label_{s}"),
-        "prob": getattr(res, f"prob_{s}"),
-        "chosen": getattr(res, f"chosen_{s}"),
-        "share": getattr(res, f"share_{s}"),
-        "rho": getattr(res, f"rho_{s}"),
-        "box": getattr(res, f"box_{s}"),
-        "color": COLOR_A if side == "A" else COLOR_B,
+        "label": s.label,
+        "prob": s.prob,
+        "chosen": s.chosen,
+        "share": s.share,
+        "rho": s.rho,
+        "box": s.box,
+        "color": color,
     }
 
 

@@ -38,7 +38,6 @@ from snapmix_demo.pipeline import (
     _cached_analyses,
     _fit,
     _load,
-    _side,
     _to_tensor,
     _validated_boxes,
     resolve_target,
@@ -134,10 +133,7 @@ def _result(pair: _Pair, spec: MixSpec, params: dict[str, object], forwards: int
     maps = [a.spm_relu if spec.needs == "cam_relu" else a.spm for a in pair.analyses]
     boxes = _boxes(mix)
     elapsed = (time.perf_counter() - tick) * 1e3
-    sides = {}
-    for side, analysis, target in (("a", an_a, pair.targets[0]), ("b", an_b, pair.targets[1])):
-        facts = _side(side, analysis, target, pair.classes)
-        sides.update({f"{k}_{side}": facts[f"{k}_{side}"] for k in ("class", "label", "prob", "chosen")})
+    (target_a, target_b), classes = pair.targets, pair.classes
     return MixPair(
         method=spec.name,
         image_a=pair.images[0],
@@ -156,7 +152,14 @@ def _result(pair: _Pair, spec: MixSpec, params: dict[str, object], forwards: int
         true_a=truth[0],
         true_b=truth[1],
         params=params,
-        **sides,
+        class_a=an_a.cls,
+        class_b=an_b.cls,
+        label_a=classes[an_a.cls],
+        label_b=classes[an_b.cls],
+        prob_a=an_a.prob,
+        prob_b=an_b.prob,
+        chosen_a=target_a is not None,
+        chosen_b=target_b is not None,
         backbone=pair.backbone,
         mode=pair.mode,
         weights=pair.weights,
