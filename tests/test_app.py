@@ -62,7 +62,7 @@ def test_python_app_py_serves_on_loopback_at_the_given_port(tmp_path):
     assert f"http://127.0.0.1:{port}" in output
     assert "gradio.live" not in output, "no public share link is ever created"
     assert re.search(
-        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO snapmix_demo\.app\.server: serving with", output, re.M
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO snapmix_demo\.app\.serving\.server: serving with", output, re.M
     )
     assert not list(tmp_path.glob("snapmix-results-*")), "the result folder is removed at exit"
     assert "share=True" not in output, "no hint to share a link the app never makes"

@@ -1,4 +1,4 @@
-"""The folders are the layers: nothing imports upwards (DESIGN.md), checked on every import statement."""
+"""The folders are the layers: nothing imports upwards (docs/development.md), checked on every import statement."""
 
 import ast
 from pathlib import Path
