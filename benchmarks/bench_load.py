@@ -69,7 +69,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from snapmix_demo import app, engine, pipeline  # noqa: E402
-from snapmix_demo.app import server  # noqa: E402
+from snapmix_demo.app.serving import server  # noqa: E402
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair  # noqa: E402
 from snapmix_demo.snapmix import normalise  # noqa: E402
 from snapmix_demo.weights import cached_backbone, model_cache_info  # noqa: E402

@@ -1,6 +1,6 @@
 """The SnapMix paper's claim, put to a test: on fine-grained data, semantic label weights beat area weights.
 
-Task: `snapmix_demo.shapes`' "parts" task. Every image holds the same kind of large body, and the four
+Task: `snapmix_demo.training.shapes`' "parts" task. Every image holds the same kind of large body, and the four
 classes differ only in a small part placed anywhere on it, a star with 5, 6, 7 or 8 points (about 1 % of
 the pixels), on the shapes' clutter; the masks of that part are the ground truth of where each class lives.
 
@@ -18,7 +18,7 @@ Reports, per method, mean ± sd over seeds of:
 - held-out label fidelity of SnapMix's weights computed from each final model's CAMs, beside CutMix's
   area weights, on the same random pairs (MAE and Spearman against the part masks);
 - held-out label fidelity of every mixing method of the registry (`snapmix_demo.mixes`) with each final
-  model's maps, scored as `python -m snapmix_demo.evaluate --methods all` scores it (`evaluate.method_rows`:
+  model's maps, scored as `python -m snapmix_demo.training.evaluate --methods all` scores it (`evaluate.method_rows`:
   the same seeded pairs for every method, the truth = the same mix applied to the part masks).
 
 Each finished run is appended to `<out>/runs.jsonl` and skipped when the command is run again, so the
@@ -49,11 +49,11 @@ from scipy import stats
 from torch import Tensor, nn
 
 from snapmix_demo.backbones import get_spec
-from snapmix_demo.evaluate import MethodMaps, fidelity_rows, method_maps, method_rows, method_summary
 from snapmix_demo.mixes import MIXES, apply_mix, get_mix
-from snapmix_demo.shapes import HELDOUT_SEED_BASE, PART_CLASSES, make_arrays
 from snapmix_demo.snapmix import BatchMix, box_mass, normalise, snapmix_batch, snapmix_loss, unmixed
-from snapmix_demo.train import initial_model
+from snapmix_demo.training.evaluate import MethodMaps, fidelity_rows, method_maps, method_rows, method_summary
+from snapmix_demo.training.shapes import HELDOUT_SEED_BASE, PART_CLASSES, make_arrays
+from snapmix_demo.training.train import initial_model
 
 BACKBONE = "tf_efficientnet_lite0"
 METHODS = ("none", "cutmix", "snapmix")

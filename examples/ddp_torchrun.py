@@ -2,7 +2,7 @@
 
     torchrun --standalone --nproc-per-node 2 examples/ddp_torchrun.py --steps 20
 
-CPU processes talk over gloo, GPUs (one per process) over NCCL. What matters (`snapmix_demo.distributed`):
+CPU processes talk over gloo, GPUs (one per process) over NCCL. What matters (`snapmix_demo.training.distributed`):
 - `snapmix_batch` gets the DDP-wrapped model as it is: it finds `extract_features`/`get_fc` inside
   the wrapper (`patched_module`) and runs the CAM pass on the inner module, without gradients and in
   eval mode, so DDP's gradient sync and BatchNorm's running statistics see only the training forward;
@@ -27,9 +27,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from snapmix_demo.backbones import build_model, get_spec
-from snapmix_demo.distributed import mix_generator, sync_buffers
-from snapmix_demo.shapes import PART_CLASSES, make_arrays
 from snapmix_demo.snapmix import normalise, snapmix_batch, snapmix_loss
+from snapmix_demo.training.distributed import mix_generator, sync_buffers
+from snapmix_demo.training.shapes import PART_CLASSES, make_arrays
 
 
 def shard(step: int, rank: int, world: int, batch_size: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:

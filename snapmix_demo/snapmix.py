@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from snapmix_demo.distributed import patched_module
 from snapmix_demo.inputs import beta_value, prob_value
+from snapmix_demo.unwrap import patched_module
 
 if TYPE_CHECKING:
     from snapmix_demo.backbones import BackboneSpec
@@ -383,7 +383,7 @@ def snapmix_batch(
         x: images (N, C, H, W), normalised as the model expects.
         y: integer labels (N,).
         model: a patched backbone (`extract_features`, `get_fc`), bare or wrapped in DDP, DataParallel or
-            torch.compile (`snapmix_demo.distributed.patched_module`); its train/eval mode is restored.
+            torch.compile (`snapmix_demo.unwrap.patched_module`); its train/eval mode is restored.
         beta: Beta(beta, beta) parameter of the box sizes (> 0; the paper uses 5).
         prob: probability of mixing this batch at all.
         generator: the only source of randomness (a CPU or device `torch.Generator`).

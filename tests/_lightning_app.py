@@ -14,8 +14,8 @@ from fastcore.basics import patch_to
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from snapmix_demo.shapes import PART_CLASSES, make_arrays
 from snapmix_demo.snapmix import normalise, snapmix_loss
+from snapmix_demo.training.shapes import PART_CLASSES, make_arrays
 
 MIX_SEED = 7
 BETA = 5.0

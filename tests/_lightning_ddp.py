@@ -18,7 +18,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from snapmix_demo.backbones import get_spec
-from snapmix_demo.lightning import SnapMixCallback
+from snapmix_demo.training.lightning import SnapMixCallback
 from tests._lightning_app import BETA, MIX_SEED, BNSnapshot, Classifier, Recorder, shapes_loader, tiny_net
 
 IMAGES, SIZE, BATCH = 16, 32, 4  # 8 images per rank: 2 steps per epoch

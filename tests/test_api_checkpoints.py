@@ -20,7 +20,7 @@ from gradio_client.exceptions import AppError
 
 from snapmix_demo.app import build_demo, launch_kwargs
 from snapmix_demo.app.examples import PHOTO_PAIRS
-from snapmix_demo.app.settings import ServerSettings
+from snapmix_demo.app.serving.settings import ServerSettings
 from snapmix_demo.weights import clear_model_cache, user
 from tests._checkpoints import CLASSES, LAYOUTS, WritesMarker, trained_state, write_checkpoint, write_classes
 from tests.conftest import _free_port

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import shutil
 
 import pytest
@@ -9,9 +10,16 @@ import torch
 
 from snapmix_demo import snapmix_pair
 from snapmix_demo.app.examples import EXAMPLES_DIR
-from snapmix_demo.evaluate import Evaluation, MethodEvaluation, evaluate, evaluate_methods, markdown, methods_markdown
 from snapmix_demo.mixes import MIXES
-from snapmix_demo.shapes import CLASSES
+from snapmix_demo.training.evaluate import (
+    Evaluation,
+    MethodEvaluation,
+    evaluate,
+    evaluate_methods,
+    markdown,
+    methods_markdown,
+)
+from snapmix_demo.training.shapes import CLASSES
 from snapmix_demo.weights import BUNDLED_DIR, available_weights, cached_backbone, clear_model_cache, weights_classes
 
 ROOT = BUNDLED_DIR.parents[1]
@@ -24,7 +32,10 @@ def test_the_imagenet_lite0_fine_tuned_on_shapes_is_bundled():
     assert LITE0 in BUNDLED
     entry = MANIFEST[LITE0]
     assert entry["init"] == "imagenet"
-    assert entry["command"] == "python -m snapmix_demo.train --backbone tf_efficientnet_lite0 --seed 0 --threads 1"
+    assert (
+        entry["command"]
+        == "python -m snapmix_demo.training.train --backbone tf_efficientnet_lite0 --seed 0 --threads 1"
+    )
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -34,7 +45,7 @@ def test_manifest_entry_matches_its_file(name):
     assert path.stat().st_size < 10 * 1024 * 1024, f"{path.name} must stay under 10 MB"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
     assert entry["classes"] == list(CLASSES)
-    assert entry["command"].startswith("python -m snapmix_demo.train")
+    assert entry["command"].startswith("python -m snapmix_demo.training.train")
     assert entry["heldout"]["accuracy"] == entry["heldout_accuracy"] >= 0.95
     assert "shapes" in available_weights(name)
     assert weights_classes(name, "shapes") == CLASSES
@@ -74,6 +85,11 @@ def _last_record(name: str) -> dict:
     return json.loads((RECORDS / name).read_text().splitlines()[-1])
 
 
+def _arguments(command: str) -> str:
+    """A recorded command's arguments: records written before the `training/` move name `snapmix_demo.evaluate`."""
+    return re.sub(r"^python -m snapmix_demo(\.training)?\.evaluate ", "", command)
+
+
 @pytest.mark.parametrize("name", BUNDLED)
 def test_cams_point_at_objects_and_snapmix_weights_follow_them(name):
     ev = evaluate(name, **CI_SAMPLE)
@@ -88,13 +104,13 @@ def test_cams_point_at_objects_and_snapmix_weights_follow_them(name):
             assert mae <= 0.5 * getattr(ev, f"mae_{rule}_{side}"), summary
     if name == LITE0:
         recorded = _last_record("evaluate_ci_sample.jsonl")
-        assert recorded["command"].startswith("python -m snapmix_demo.evaluate --images 160 --pairs 500 --seed 1")
+        assert _arguments(recorded["command"]).startswith("--images 160 --pairs 500 --seed 1")
         assert ev.__dict__ == pytest.approx(recorded["results"][0], abs=0.01), "the committed record is this run"
 
 
 def test_the_readme_evidence_and_the_manifest_come_from_the_committed_record():
     recorded = _last_record("evaluate_heldout.jsonl")
-    assert recorded["command"].startswith("python -m snapmix_demo.evaluate --images 400 --pairs 1000 ")
+    assert _arguments(recorded["command"]).startswith("--images 400 --pairs 1000 ")
     figures = recorded["results"][0]
     assert MANIFEST[LITE0]["heldout"] == figures
     readme = (ROOT / "README.md").read_text()
@@ -148,7 +164,7 @@ def test_every_mixing_method_on_the_ci_sample_keeps_its_recorded_order():
         gap = ours - theirs if measure.startswith("spearman") else theirs - ours
         assert gap >= margin, f"{better}'s {measure} {ours:.3f} beats {worse}'s {theirs:.3f} by {gap:.3f} < {margin}"
     recorded = _last_record("evaluate_methods_ci_sample.jsonl")
-    assert recorded["command"].startswith("python -m snapmix_demo.evaluate --methods all --weights shapes --images 100")
+    assert _arguments(recorded["command"]).startswith("--methods all --weights shapes --images 100")
     for now, then in zip(results.values(), recorded["results"], strict=True):
         expected = {k: pytest.approx(v, abs=0.01) if isinstance(v, float) else v for k, v in then.items()}
         assert _figures(now) == expected, "the committed record is this run"
@@ -156,7 +172,7 @@ def test_every_mixing_method_on_the_ci_sample_keeps_its_recorded_order():
 
 def test_the_readme_mixes_table_comes_from_the_committed_record():
     recorded = _last_record("evaluate_methods_heldout.jsonl")
-    assert recorded["command"].startswith("python -m snapmix_demo.evaluate --methods all --plot docs/mixes_fidelity")
+    assert _arguments(recorded["command"]).startswith("--methods all --plot docs/mixes_fidelity")
     results = [MethodEvaluation(**r) for r in recorded["results"]]
     assert {(r.backbone, r.weights) for r in results} == {(LITE0, "shapes"), (LITE0, "imagenet")}
     assert methods_markdown(results) in (ROOT / "README.md").read_text(), "regenerate it with the record's command"

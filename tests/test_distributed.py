@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from snapmix_demo.distributed import mix_generator, patched_module, sync_buffers
 from snapmix_demo.snapmix import snapmix_batch
+from snapmix_demo.training.distributed import mix_generator, sync_buffers
+from snapmix_demo.unwrap import patched_module
 
 
 @pytest.fixture(scope="module")

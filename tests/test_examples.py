@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from snapmix_demo.backbones import build_model
-from snapmix_demo.distributed import mix_generator
 from snapmix_demo.snapmix import snapmix_batch
+from snapmix_demo.training.distributed import mix_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"rank (\d) step (\d): loss [\d.]+, boxes (\(.*?\)) <- (\(.*?\))")

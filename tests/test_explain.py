@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from snapmix_demo.explain import (
+from snapmix_demo.app.explain import (
     LOW_CONFIDENCE,
     banner_html,
     caption_html,

@@ -24,8 +24,9 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from snapmix_demo import PATCH_MODES, pipeline, weights
-from snapmix_demo.app import files, handlers, server
+from snapmix_demo.app import files, handlers
 from snapmix_demo.app.examples import PHOTO_PAIRS
+from snapmix_demo.app.serving import server
 from snapmix_demo.imageio import MAX_BYTES
 from tests import _queue as q
 from tests._files import encode, gif_declaring, png_declaring

@@ -15,10 +15,10 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from snapmix_demo.backbones import build_model, get_spec
-from snapmix_demo.lightning import SnapMixCallback, find_backbone, first_two
 from snapmix_demo.mixes import mix_batch
-from snapmix_demo.shapes import make_arrays
 from snapmix_demo.snapmix import snapmix_batch
+from snapmix_demo.training.lightning import SnapMixCallback, find_backbone, first_two
+from snapmix_demo.training.shapes import make_arrays
 from tests._lightning_app import (
     BETA,
     MIX_SEED,

@@ -21,9 +21,10 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from snapmix_demo.app import EXAMPLES, api, build_demo, fairness, launch_kwargs, server
-from snapmix_demo.app.logs import SafeFormatter
-from snapmix_demo.app.settings import ServerSettings
+from snapmix_demo.app import EXAMPLES, api, build_demo, launch_kwargs
+from snapmix_demo.app.serving import fairness, server
+from snapmix_demo.app.serving.logs import SafeFormatter
+from snapmix_demo.app.serving.settings import ServerSettings
 from tests import _queue as q
 from tests.conftest import _free_port, rss_mb, settled_rss_mb
 
@@ -367,7 +368,7 @@ def test_bad_stream_requests_write_no_traceback_and_log_inert_excerpts(spaces, h
     finally:
         logging.getLogger("uvicorn.error").removeHandler(handler)
     assert not uvicorn_errors, [r.getMessage()[:200] for r in uvicorn_errors]
-    lines = [r for r in caplog.records if r.name == "snapmix_demo.app.guard"]
+    lines = [r for r in caplog.records if r.name == "snapmix_demo.app.serving.guard"]
     assert 1 <= len(lines) <= 2, "one line, then at most one every ten seconds"
     line = SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s").format(lines[0])
     print(line)

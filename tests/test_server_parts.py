@@ -8,13 +8,13 @@ from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from snapmix_demo.app import logs
-from snapmix_demo.app.bodies import PartCounter
-from snapmix_demo.app.fairness import client_ip
-from snapmix_demo.app.guard import Guard, _boundary, _host_name, _session_hash
-from snapmix_demo.app.logs import SafeFormatter, Throttle, excerpt
-from snapmix_demo.app.settings import LOOPBACK_NAMES, ServerSettings
-from snapmix_demo.app.upkeep import GuardState
+from snapmix_demo.app.serving import logs
+from snapmix_demo.app.serving.bodies import PartCounter
+from snapmix_demo.app.serving.fairness import client_ip
+from snapmix_demo.app.serving.guard import Guard, _boundary, _host_name, _session_hash
+from snapmix_demo.app.serving.logs import SafeFormatter, Throttle, excerpt
+from snapmix_demo.app.serving.settings import LOOPBACK_NAMES, ServerSettings
+from snapmix_demo.app.serving.upkeep import GuardState
 from snapmix_demo.imageio import MAX_BYTES
 
 # ## Settings

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from snapmix_demo.shapes import (
+from snapmix_demo.training.shapes import (
     CLASSES,
     HELDOUT_SEED_BASE,
     PART_CLASSES,

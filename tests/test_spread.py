@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from snapmix_demo.app.spread import SPREAD_SEEDS, box_spread, spread_png
 from snapmix_demo.pipeline import snapmix_pair
-from snapmix_demo.spread import SPREAD_SEEDS, box_spread, spread_png
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,7 @@ def test_lightning_imports_before_or_after_snapmix_demo():
         import torch
         from snapmix_demo import snapmix_batch
         from snapmix_demo.backbones import build_model
-        from snapmix_demo.lightning import SnapMixCallback
+        from snapmix_demo.training.lightning import SnapMixCallback
 
         model = build_model("resnet18", num_classes=3).eval()
         mix = snapmix_batch(torch.rand(2, 3, 64, 64), torch.tensor([0, 1]), model, beta=5.0, prob=1.0,

@@ -8,7 +8,9 @@ import torch
 from PIL import Image
 
 from snapmix_demo import snapmix_pair, weights
-from snapmix_demo.evaluate import (
+from snapmix_demo.mixes import MIXES
+from snapmix_demo.snapmix import box_area, box_mass, rand_box, sample_lam
+from snapmix_demo.training.evaluate import (
     CHUNKS,
     MethodMaps,
     _pointing_hits,
@@ -19,17 +21,15 @@ from snapmix_demo.evaluate import (
     method_rows,
     method_summary,
 )
-from snapmix_demo.evaluate import main as evaluate_main
-from snapmix_demo.mixes import MIXES
-from snapmix_demo.shapes import CLASSES, make_arrays
-from snapmix_demo.snapmix import box_area, box_mass, rand_box, sample_lam
-from snapmix_demo.train import initial_model, save_bundled, train
+from snapmix_demo.training.evaluate import main as evaluate_main
+from snapmix_demo.training.shapes import CLASSES, make_arrays
+from snapmix_demo.training.train import initial_model, save_bundled, train
 
 
 @pytest.fixture
 def bundled_dir(monkeypatch, tmp_path):
     monkeypatch.setattr(weights, "BUNDLED_DIR", tmp_path)
-    monkeypatch.setattr("snapmix_demo.train.BUNDLED_DIR", tmp_path)
+    monkeypatch.setattr("snapmix_demo.training.train.BUNDLED_DIR", tmp_path)
     weights.clear_model_cache()
     yield tmp_path
     weights.clear_model_cache()
@@ -38,7 +38,7 @@ def bundled_dir(monkeypatch, tmp_path):
 def test_a_trained_checkpoint_round_trips_through_the_real_loading_code(bundled_dir):
     model = train("mobilenet_v2", steps=3, final_steps=1, batch_size=4, size=64, difficulty_steps=2, mix_start=1)
     path = save_bundled(
-        model, "mobilenet_v2", command="python -m snapmix_demo.train --steps 3", evaluation=None, seconds=1
+        model, "mobilenet_v2", command="python -m snapmix_demo.training.train --steps 3", evaluation=None, seconds=1
     )
     entry = json.loads((bundled_dir / "manifest.json").read_text())["mobilenet_v2"]
     assert entry["file"] == path.name
@@ -133,7 +133,9 @@ def test_fine_tuning_starts_from_imagenet_with_a_new_seeded_head():
 
 def test_the_evaluation_command_prints_the_table_and_plots_the_scatter(bundled_dir, tmp_path, capsys):
     model = train("mobilenet_v2", steps=1, final_steps=0, batch_size=4, size=64)
-    save_bundled(model, "mobilenet_v2", command="python -m snapmix_demo.train --steps 1", evaluation=None, seconds=1)
+    save_bundled(
+        model, "mobilenet_v2", command="python -m snapmix_demo.training.train --steps 1", evaluation=None, seconds=1
+    )
     plot = tmp_path / "fidelity.png"
     record = tmp_path / "results" / "evaluate.jsonl"
     assert evaluate_main(["--images", "8", "--pairs", "20", "--plot", str(plot), "--record", str(record)]) == 0
@@ -142,7 +144,10 @@ def test_the_evaluation_command_prints_the_table_and_plots_the_scatter(bundled_d
     with Image.open(plot) as picture:
         assert picture.size == (1200, 420)
     (entry,) = [json.loads(line) for line in record.read_text().splitlines()]
-    assert entry["command"] == f"python -m snapmix_demo.evaluate --images 8 --pairs 20 --plot {plot} --record {record}"
+    assert (
+        entry["command"]
+        == f"python -m snapmix_demo.training.evaluate --images 8 --pairs 20 --plot {plot} --record {record}"
+    )
     assert entry["results"][0]["backbone"] == "mobilenet_v2" and entry["results"][0]["pairs"] == 20
 
 
@@ -153,7 +158,7 @@ def test_the_evaluation_command_prints_the_table_and_plots_the_scatter(bundled_d
 def test_bad_methods_get_one_line_naming_the_option_and_exit_2(argv, problem, capsys):
     assert evaluate_main(["--methods", *argv]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("python -m snapmix_demo.evaluate: error: --methods: "), err
+    assert err.count("\n") == 1 and err.startswith("python -m snapmix_demo.training.evaluate: error: --methods: "), err
     assert problem in err, err
 
 

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from snapmix_demo.app.server import RESULTS_DIR
+from snapmix_demo.app.serving.server import RESULTS_DIR
 
 __all__ = ["KEEP_RESULT_FOLDERS", "write_result_files"]
 

@@ -25,11 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from snapmix_demo.app.files import write_result_files
-from snapmix_demo.app.settings import checkpoint_uploads
-from snapmix_demo.backbones import BACKBONES, get_spec
-from snapmix_demo.errors import InputError, UserError
-from snapmix_demo.explain import (
+from snapmix_demo.app.explain import (
     alt_texts,
     banner_html,
     caption_html,
@@ -39,13 +35,17 @@ from snapmix_demo.explain import (
     topk_html,
     weights_html,
 )
+from snapmix_demo.app.files import write_result_files
+from snapmix_demo.app.serving.settings import checkpoint_uploads
+from snapmix_demo.app.spread import box_spread, spread_png
+from snapmix_demo.backbones import BACKBONES, get_spec
+from snapmix_demo.errors import InputError, UserError
 from snapmix_demo.exports import originals, result_files
 from snapmix_demo.imageio import MAX_BYTES
 from snapmix_demo.inputs import beta_value, prob_value, seed_text
 from snapmix_demo.patches import accessor_source
 from snapmix_demo.pipeline import PairResult, snapmix_pair
 from snapmix_demo.render import COLORMAPS
-from snapmix_demo.spread import box_spread, spread_png
 from snapmix_demo.weights import available_weights, fetch_imagenet, imagenet_status, weights_classes
 from snapmix_demo.weights.user import checkpoint_head_size, class_list, class_names
 

@@ -31,12 +31,12 @@ from snapmix_demo.app.handlers import (
     patch_source,
     weights_choices,
 )
-from snapmix_demo.app.server import PIPELINE, QUEUE
+from snapmix_demo.app.serving.server import PIPELINE, QUEUE
+from snapmix_demo.app.spread import SPREAD_SEEDS
 from snapmix_demo.exports import FULL_MAX_SIDE
 from snapmix_demo.patches import PATCH_MODES
 from snapmix_demo.pipeline import DEFAULT_BACKBONE
 from snapmix_demo.render import COLORMAPS
-from snapmix_demo.spread import SPREAD_SEEDS
 from snapmix_demo.weights import user
 
 __all__ = ["build_demo"]

@@ -1,55 +1,19 @@
 """Training on several devices: the patched API through wrappers, per-rank random streams, synced statistics.
 
 `snapmix_batch` needs the backbone's `extract_features`/`get_fc`, which DistributedDataParallel,
-DataParallel and torch.compile hide behind a wrapper (`patched_module` finds them); each rank must draw
-its own reproducible mixes (`mix_generator`); and under DDP the CAM pass must see the BatchNorm
+DataParallel and torch.compile hide behind a wrapper (the core's `unwrap.patched_module` finds them); each
+rank must draw its own reproducible mixes (`mix_generator`); and under DDP the CAM pass must see the BatchNorm
 statistics that DDP itself treats as the model's (`sync_buffers`). Pure torch: the Lightning callback and
-a plain `torchrun` loop use the same three functions.
+a plain `torchrun` loop use the same functions.
 """
-
-import sys
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DataParallel, DistributedDataParallel
+from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["has_patched_api", "mix_generator", "patched_module", "sync_buffers"]
-
-
-def patched_module(model: nn.Module) -> nn.Module:
-    """The module that carries `extract_features`/`get_fc`, unwrapped from DDP, DataParallel and torch.compile.
-
-    Wrappers hide the patched API (the official SnapMix code hard-codes `.module`); the CAM pass calls the
-    inner module directly, which also keeps it out of DDP's forward hooks and compiled graphs.
-    """
-    inner = model
-    while not has_patched_api(inner):
-        wrapped = _wrapped(inner)
-        if wrapped is None:
-            raise TypeError(
-                f"`{type(model).__name__}` has no `extract_features`/`get_fc`: pass a backbone from "
-                "`load_backbone`/`build_model` (or one patched with @patch_to), bare or wrapped in "
-                "DistributedDataParallel, DataParallel or torch.compile"
-            )
-        inner = wrapped
-    return inner
-
-
-def has_patched_api(model: nn.Module) -> bool:
-    """Whether `model`'s class carries the patched accessors (a wrapper may forward attributes, not its class)."""
-    return all(callable(getattr(type(model), name, None)) for name in ("extract_features", "get_fc"))
-
-
-def _wrapped(model: nn.Module) -> nn.Module | None:
-    """The module inside a DDP/DataParallel or torch.compile wrapper, else None."""
-    if isinstance(model, DistributedDataParallel | DataParallel):
-        return model.module
-    eval_frame = sys.modules.get("torch._dynamo.eval_frame")  # loaded whenever an OptimizedModule exists
-    if eval_frame is not None and isinstance(model, eval_frame.OptimizedModule):
-        return model._orig_mod
-    return None
+__all__ = ["mix_generator", "sync_buffers"]
 
 
 def sync_buffers(model: nn.Module) -> None:

@@ -33,10 +33,11 @@ ensure_torchvision_importable()  # Lightning imports torchmetrics, which imports
 import lightning as L  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from snapmix_demo.distributed import has_patched_api, mix_generator, patched_module, sync_buffers  # noqa: E402
 from snapmix_demo.inputs import prob_value  # noqa: E402
 from snapmix_demo.mixes import get_mix, mix_batch  # noqa: E402
 from snapmix_demo.snapmix import BatchMix  # noqa: E402
+from snapmix_demo.training.distributed import mix_generator, sync_buffers  # noqa: E402
+from snapmix_demo.unwrap import has_patched_api, patched_module  # noqa: E402
 
 __all__ = ["MIX_ATTRIBUTE", "SnapMixCallback", "find_backbone", "first_two"]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from snapmix_demo.app.logs import Throttle
+from snapmix_demo.app.serving.logs import Throttle
 
 __all__ = ["Clients", "client_ip", "drop_unattended", "held_jobs"]
 

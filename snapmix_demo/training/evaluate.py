@@ -8,12 +8,12 @@ For a backbone with bundled shapes weights this measures, on seeds never used in
   boxes), the area of each image's own box at those boxes, and real CutMix (one box at the same place in both
   images, weights by its area), each against its own boxes' truth (Spearman correlation and mean absolute error).
 
-Run: `python -m snapmix_demo.evaluate --images 400 --pairs 1000 --plot docs/fidelity.png`.
+Run: `python -m snapmix_demo.training.evaluate --images 400 --pairs 1000 --plot docs/fidelity.png`.
 
 With `--methods all` (or names) it scores every mixing method of the registry instead (`method_rows`,
 `method_summary`): the same seeded pairs for each method, each method's mix applied to the two images and to
 their object masks (`mixes.object_shares`, the truth), for the bundled shapes model and the ImageNet Lite0.
-Run: `python -m snapmix_demo.evaluate --methods all --plot docs/mixes_fidelity.png`.
+Run: `python -m snapmix_demo.training.evaluate --methods all --plot docs/mixes_fidelity.png`.
 """
 
 import argparse
@@ -34,10 +34,8 @@ from scipy import ndimage, stats
 from torch import Tensor, nn
 
 from snapmix_demo.backbones import BACKBONES, BackboneSpec
-from snapmix_demo.distributed import patched_module
 from snapmix_demo.errors import InputError
 from snapmix_demo.mixes import MIXES, MixResult, apply_mix, get_mix, object_shares
-from snapmix_demo.shapes import HELDOUT_SEED_BASE, make_arrays
 from snapmix_demo.snapmix import (
     Box,
     SemanticMaps,
@@ -52,6 +50,8 @@ from snapmix_demo.snapmix import (
     rand_box,
     sample_lam,
 )
+from snapmix_demo.training.shapes import HELDOUT_SEED_BASE, make_arrays
+from snapmix_demo.unwrap import patched_module
 from snapmix_demo.weights import available_weights, cached_backbone
 
 __all__ = [
@@ -498,7 +498,7 @@ def record(
 ) -> None:
     """Append one JSON line to `path`: the command, the figures, and what they were measured on."""
     entry = {
-        "command": shlex.join(["python", "-m", "snapmix_demo.evaluate", *argv]),
+        "command": shlex.join(["python", "-m", "snapmix_demo.training.evaluate", *argv]),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu_seconds, 1),
@@ -522,7 +522,7 @@ def method_names(values: Sequence[str]) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m snapmix_demo.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m snapmix_demo.training.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--backbone", nargs="+", default=None, help="default: every backbone with bundled shapes weights")
     p.add_argument("--images", type=int, default=400, help="held-out images (default: %(default)s)")
     p.add_argument("--pairs", type=int, default=1000, help="random pairs and boxes (default: %(default)s)")
@@ -574,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)  # the pair loop's small ops: more threads only wait on a busy machine
     names = args.backbone or [n for n in sorted(BACKBONES) if "shapes" in available_weights(n)]
     if not names:
-        p.error("no bundled shapes weights: train some with `python -m snapmix_demo.train`")
+        p.error("no bundled shapes weights: train some with `python -m snapmix_demo.training.train`")
     start, cpu_start = time.perf_counter(), time.process_time()
     results = _snapmix_table(args, names) if methods is None else _methods_table(args, names, methods)
     if args.record:

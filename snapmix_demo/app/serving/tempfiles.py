@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from snapmix_demo.app.logs import Throttle
+from snapmix_demo.app.serving.logs import Throttle
 
 __all__ = ["TempStore", "forget_missing"]
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from snapmix_demo.app import logs
-from snapmix_demo.app.guard import Guard
-from snapmix_demo.app.settings import ServerSettings
+from snapmix_demo.app.serving import logs
+from snapmix_demo.app.serving.guard import Guard
+from snapmix_demo.app.serving.settings import ServerSettings
+from snapmix_demo.app.serving.upkeep import GuardState
 from snapmix_demo.app.style import CSS, PAGE_JS
-from snapmix_demo.app.upkeep import GuardState
 
 __all__ = ["PIPELINE", "QUEUE", "QUEUE_MAX_SIZE", "RESULTS_DIR", "launch_kwargs", "serve"]
 

@@ -8,15 +8,15 @@ import asyncio
 import contextlib
 import logging
 
-from snapmix_demo.app import fairness
-from snapmix_demo.app.fairness import Clients
-from snapmix_demo.app.logs import Throttle
-from snapmix_demo.app.settings import ServerSettings
-from snapmix_demo.app.tempfiles import TempStore, forget_missing
+from snapmix_demo.app.serving import fairness
+from snapmix_demo.app.serving.fairness import Clients
+from snapmix_demo.app.serving.logs import Throttle
+from snapmix_demo.app.serving.settings import ServerSettings
+from snapmix_demo.app.serving.tempfiles import TempStore, forget_missing
 
 __all__ = ["GuardState"]
 
-logger = logging.getLogger("snapmix_demo.app.guard")  # its lines are the guard's
+logger = logging.getLogger("snapmix_demo.app.serving.guard")  # its lines are the guard's
 
 
 class GuardState:

@@ -7,7 +7,7 @@ shape classes. Writes a half-precision checkpoint to `assets/weights/` and its m
 weights="shapes")` verifies and loads. The networks are fully convolutional: most steps run at
 a low resolution for speed, then a short final phase at the app's input size.
 
-Run: `python -m snapmix_demo.train --backbone tf_efficientnet_lite0 --seed 0`.
+Run: `python -m snapmix_demo.training.train --backbone tf_efficientnet_lite0 --seed 0`.
 """
 
 import argparse
@@ -26,9 +26,9 @@ from torch import nn
 from tqdm import tqdm
 
 from snapmix_demo.backbones import BACKBONES, build_model, get_spec
-from snapmix_demo.evaluate import Evaluation, evaluate_model
-from snapmix_demo.shapes import CLASSES, HELDOUT_SEED_BASE, make_arrays
 from snapmix_demo.snapmix import normalise, snapmix_batch, snapmix_loss
+from snapmix_demo.training.evaluate import Evaluation, evaluate_model
+from snapmix_demo.training.shapes import CLASSES, HELDOUT_SEED_BASE, make_arrays
 from snapmix_demo.weights import BUNDLED_DIR, available_weights, load_backbone
 
 __all__ = ["initial_model", "main", "save_bundled", "train"]
@@ -144,7 +144,7 @@ def save_bundled(
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m snapmix_demo.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m snapmix_demo.training.train", description=__doc__.splitlines()[0])
     p.add_argument("--backbone", default="tf_efficientnet_lite0", choices=sorted(BACKBONES), metavar="NAME")
     p.add_argument("--init", choices=("imagenet", "random"), help="default: imagenet when available offline")
     p.add_argument("--steps", type=int, default=400, help="steps at --size px (default: %(default)s)")
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     evaluation, _ = evaluate_model(as_stored(model), get_spec(args.backbone))
-    command = shlex.join(["python", "-m", "snapmix_demo.train", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(["python", "-m", "snapmix_demo.training.train", *(sys.argv[1:] if argv is None else argv)])
     load = f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}"
     path = save_bundled(
         model,

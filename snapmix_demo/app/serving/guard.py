@@ -25,11 +25,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from snapmix_demo.app import fairness
-from snapmix_demo.app.bodies import BodyTooLargeError, PartCounter, declared_length, read_body, replay
-from snapmix_demo.app.logs import excerpt
-from snapmix_demo.app.settings import ServerSettings, is_loopback
-from snapmix_demo.app.upkeep import GuardState
+from snapmix_demo.app.serving import fairness
+from snapmix_demo.app.serving.bodies import BodyTooLargeError, PartCounter, declared_length, read_body, replay
+from snapmix_demo.app.serving.logs import excerpt
+from snapmix_demo.app.serving.settings import ServerSettings, is_loopback
+from snapmix_demo.app.serving.upkeep import GuardState
 from snapmix_demo.imageio import MAX_BYTES
 
 __all__ = ["Guard"]
