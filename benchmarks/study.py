@@ -1,6 +1,6 @@
 """The regime where the SnapMix paper says mixing matters: few images per class, long training, many seeds.
 
-Task: the "parts" task of `snapmix_demo.shapes` (four classes that differ only in a small star of 5-8
+Task: the "parts" task of `snapmix_demo.training.shapes` (four classes that differ only in a small star of 5-8
 points, about 1 % of the pixels; the star's mask is the ground truth), with `--per-class` training
 images per class (30, as CUB has), a new training set per seed, the same for every method of that seed.
 The ImageNet `tf_efficientnet_lite0` (packaged weights, a new seeded head) is fine-tuned for `--epochs`
@@ -38,13 +38,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from finegrained import BACKBONE, batches, dataset, fit_step
 from torch import Tensor, nn
 
-from finegrained import BACKBONE, batches, dataset, fit_step
 from snapmix_demo.mixes import MIXES, mix_batch, object_shares
-from snapmix_demo.shapes import HELDOUT_SEED_BASE, PART_CLASSES
 from snapmix_demo.snapmix import BatchMix, unmixed
-from snapmix_demo.train import initial_model
+from snapmix_demo.training.shapes import HELDOUT_SEED_BASE, PART_CLASSES
+from snapmix_demo.training.train import initial_model
 
 CORE = ("none", "cutmix", "snapmix", "mixup")  # made first, seed by seed; then the rest of the lab, method by method
 METHODS = CORE + tuple(m for m in MIXES if m not in CORE)

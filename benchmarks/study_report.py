@@ -22,10 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
-
 from study import DEFAULT_OUT, METHODS, load
 
-COMPARISONS = (("snapmix", "cutmix"),) + tuple((m, "none") for m in METHODS if m != "none")
+COMPARISONS = (("snapmix", "cutmix"), *((m, "none") for m in METHODS if m != "none"))
 
 
 def by_method(runs: list[dict]) -> dict[str, dict[int, dict]]:
@@ -106,7 +105,8 @@ def paired(runs: list[dict]) -> str:
 def sampling_note(runs: list[dict]) -> str:
     """The held-out set's binomial sampling error of one run's accuracy, at the mean accuracy."""
     p, n = statistics.fmean(r["accuracy"] for r in runs), runs[0]["config"]["test_images"]
-    return f"held-out set: {n} images; a run's accuracy of {p:.1%} carries a sampling SE of {math.sqrt(p * (1 - p) / n):.1%}"
+    se = math.sqrt(p * (1 - p) / n)
+    return f"held-out set: {n} images; a run's accuracy of {p:.1%} carries a sampling SE of {se:.1%}"
 
 
 def curves(runs: list[dict], key: str) -> dict[str, tuple[list[int], list[float]]]:
@@ -129,18 +129,32 @@ def plot(runs: list[dict], docs: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     docs.mkdir(parents=True, exist_ok=True)
-    methods, colours = by_method(runs), {m: plt.cm.tab20(i % 20 / 20) for i, m in enumerate(METHODS)}
     cfg = runs[0]["config"]
     title = f"parts task, {cfg['per_class']} images/class, {cfg['size']} px, {cfg['epochs']} epochs, Lite0 ImageNet"
     paths = [docs / f"study_{name}.png" for name in ("accuracy", "curves", "label_error")]
+    _plot_accuracy(runs, title, paths[0])
+    _plot_curves(runs, title, paths[1])
+    _plot_label_error(runs, paths[2])
+    return paths
 
+
+def _colour(method: str):
+    import matplotlib.pyplot as plt
+
+    i = 2 * METHODS.index(method)  # the ten strong shades first, then the light ones
+    return plt.cm.tab20(i % 20 + i // 20)
+
+
+def _plot_accuracy(runs: list[dict], title: str, path: Path) -> None:
+    """Left: each seed's held-out accuracy and mean ± sd per method; right: the paired differences' intervals."""
+    import matplotlib.pyplot as plt
+
+    methods = by_method(runs)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     for i, (m, seeds) in enumerate(methods.items()):
         acc = [r["accuracy"] * 100 for r in seeds.values()]
-        left.scatter([i] * len(acc), acc, s=14, color=colours[m], alpha=0.7)
+        left.scatter([i] * len(acc), acc, s=14, color=_colour(m), alpha=0.7)
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
         left.errorbar(i + 0.2, statistics.fmean(acc), yerr=sd, fmt="o", color="black", capsize=3)
     left.set_xticks(range(len(methods)), list(methods), rotation=40, ha="right")
@@ -154,30 +168,45 @@ def plot(runs: list[dict], docs: Path) -> list[Path]:
     right.invert_yaxis()
     right.set_xlabel("paired difference, points (95 % t-interval)")
     fig.suptitle(title, fontsize=10)
-    _save(fig, paths[0])
+    _save(fig, path)
 
+
+def _plot_curves(runs: list[dict], title: str, path: Path) -> None:
+    """Train loss, clean training accuracy and held-out accuracy against epochs, mean over seeds per method."""
+    import matplotlib.pyplot as plt
+
+    cfg = runs[0]["config"]
+    panels = {
+        "train_loss": "train loss (mixed batches)",
+        "train_acc": "accuracy on the clean training images (%)",
+        "heldout_acc": f"held-out accuracy, {cfg['curve_images']} images (%)",
+    }
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, key, label in zip(axes, ("train_loss", "train_acc", "heldout_acc"), ("train loss (mixed batches)",
-                              "accuracy on the clean training images", f"held-out accuracy ({cfg['curve_images']} images)")):
+    for ax, (key, label) in zip(axes, panels.items(), strict=True):
+        scale = 1 if key == "train_loss" else 100
         for m, (epochs, values) in curves(runs, key).items():
-            scale = 1 if key == "train_loss" else 100
-            ax.plot(epochs, [v * scale for v in values], color=colours[m], lw=2 if m in ("none", "cutmix", "snapmix") else 1, label=m)
+            bold = m in ("none", "cutmix", "snapmix")
+            ax.plot(epochs, [v * scale for v in values], color=_colour(m), lw=2 if bold else 1, label=m)
         ax.axvline(cfg["mix_start"], color="grey", lw=0.6, ls=":")
         ax.set_xlabel("epoch")
         ax.set_title(label, fontsize=9)
     axes[0].legend(fontsize=7, ncol=2)
-    fig.suptitle(f"{title}: learning curves, mean over seeds (mixing from the dotted line)", fontsize=10)
-    _save(fig, paths[1])
+    fig.suptitle(f"{title}: learning curves, mean over seeds (mixing after the dotted line)", fontsize=10)
+    _save(fig, path)
+
+
+def _plot_label_error(runs: list[dict], path: Path) -> None:
+    """Each mixing method's label error during training against the part's true share, mean over seeds."""
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for m, (epochs, values) in curves(runs, "label_mae").items():
-        ax.plot(epochs, values, color=colours[m], lw=2 if m in ("cutmix", "snapmix") else 1, label=m, marker=".")
+        ax.plot(epochs, values, color=_colour(m), lw=2 if m in ("cutmix", "snapmix") else 1, label=m, marker=".")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean |label weight − part's true share|")
     ax.set_title("label error of the mixed training batches against the part masks", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
-    _save(fig, paths[2])
-    return paths
+    _save(fig, path)
 
 
 def _save(fig, path: Path) -> None:
