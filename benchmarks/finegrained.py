@@ -115,7 +115,7 @@ def train(method: str, seed: int, cfg: Config, data: dict[str, Tensor]) -> tuple
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
     generator = torch.Generator().manual_seed(seed)
-    order = _batches(seed, cfg)
+    order = batches(seed, cfg.train_images, cfg.batch_size)
     errors, fallbacks = [], []
     for step in range(cfg.steps):
         idx = next(order)
@@ -124,11 +124,7 @@ def train(method: str, seed: int, cfg: Config, data: dict[str, Tensor]) -> tuple
         if batch.mixed:
             errors.append(label_error(data["masks"][idx], batch).mean().item())
             fallbacks.append(batch.fallback_a.float().mean().item())
-        loss = snapmix_loss(model(batch.x), y, batch.y_b, batch.rho_a, batch.rho_b)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+        loss = fit_step(model, optimizer, schedule, batch, y)
         if (step + 1) % 50 == 0:
             print(f"  {method} seed {seed} step {step + 1}/{cfg.steps}: loss {loss.item():.3f}", flush=True)
     return model.eval(), {
@@ -138,13 +134,24 @@ def train(method: str, seed: int, cfg: Config, data: dict[str, Tensor]) -> tuple
     }
 
 
-def _batches(seed: int, cfg: Config):
-    """Indices of the training batches: a new permutation of the training images every epoch, seeded."""
+def fit_step(model: nn.Module, optimizer: torch.optim.Optimizer, schedule, batch: BatchMix, y: Tensor) -> Tensor:
+    """One optimiser step on a (mixed) batch with its two weighted labels; returns the loss."""
+    loss = snapmix_loss(model(batch.x), y, batch.y_b, batch.rho_a, batch.rho_b)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    return loss
+
+
+def batches(seed: int, images: int, batch_size: int):
+    """Indices of the training batches: a new permutation of the `images` every epoch, seeded; the last partial
+    batch of each epoch is dropped."""
     epoch = 0
     while True:
-        perm = np.random.default_rng([seed, epoch]).permutation(cfg.train_images)
-        for start in range(0, cfg.train_images - cfg.batch_size + 1, cfg.batch_size):
-            yield torch.from_numpy(perm[start : start + cfg.batch_size])
+        perm = np.random.default_rng([seed, epoch]).permutation(images)
+        for start in range(0, images - batch_size + 1, batch_size):
+            yield torch.from_numpy(perm[start : start + batch_size])
         epoch += 1
 
 
