@@ -18,9 +18,9 @@ from snapmix_demo.app.choices import ensure_weights
 from snapmix_demo.app.explain import error_html
 from snapmix_demo.app.files import write_result_files
 from snapmix_demo.app.messages import GENERIC, message_for, toast
-from snapmix_demo.app.requests import RAW, PairRequest, image_source, own_model, page_beta
-from snapmix_demo.errors import InputError, UserError
-from snapmix_demo.inputs import seed_text
+from snapmix_demo.app.requests import RAW, PairRequest, page_beta
+from snapmix_demo.app.run import core_arguments
+from snapmix_demo.errors import UserError
 from snapmix_demo.lab import MixComparison, MixPair, compare_mixes
 from snapmix_demo.mixes import MIXES
 from snapmix_demo.render import COLOR_A, COLOR_B
@@ -54,32 +54,9 @@ TABLE_PLACEHOLDER = "<div class='wnote'>Press <b>Compare every method</b> to mix
 # ## Running
 
 
-def run_compare(
-    image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b, checkpoint=None,
-    classes=None, methods=None,
-) -> MixComparison:  # fmt: skip
-    """`compare_mixes` on raw widget values (`run.run_pair`'s), as they came: the core names what it refuses."""
-    image_a, image_b = image_source(image_a), image_source(image_b)
-    for image, field in ((image_a, "image_a"), (image_b, "image_b")):
-        if image is None:
-            raise InputError(field, "please upload or paste an image, or pick an example")
-    checkpoint, classes = own_model(weights, checkpoint, classes)
-    return compare_mixes(
-        image_a,
-        image_b,
-        methods=methods,
-        backbone=backbone,
-        weights=weights or "auto",
-        mode=mode,
-        target_a=target_a,
-        target_b=target_b,
-        beta=beta,
-        seed=seed_text(seed),
-        box_a=box_a,
-        box_b=box_b,
-        checkpoint=checkpoint,
-        classes=classes,
-    )
+def run_compare(*values, methods=None, **named) -> MixComparison:
+    """`compare_mixes` on raw widget values (`run.core_arguments`'), as they came."""
+    return compare_mixes(**core_arguments(*values, **named), methods=methods)
 
 
 def on_compare(method: str, *values, progress=gr.Progress()):  # noqa: B008

@@ -77,7 +77,7 @@ class Shown:
     display: tuple | None = None  # the (cmap, alpha, view) it was drawn with, or failed on
 
 
-def run_pair(
+def core_arguments(
     image_a,
     image_b,
     backbone,
@@ -91,28 +91,37 @@ def run_pair(
     box_b,
     checkpoint=None,
     classes=None,
-) -> PairResult:
-    """`snapmix_pair` on raw widget values, as they came: the core decodes, validates and names what it refuses."""
+) -> dict[str, object]:
+    """Raw widget values as the core's keyword arguments, shared by the SnapMix run and the comparison.
+
+    Image sources, the own model as this server allows it, the seed read as text (plain digits, as on the command
+    line); the core decodes, validates and names the rest.
+    """
     image_a, image_b = image_source(image_a), image_source(image_b)
     for image, field in ((image_a, "image_a"), (image_b, "image_b")):
         if image is None:
             raise InputError(field, "please upload or paste an image, or pick an example")
     checkpoint, classes = own_model(weights, checkpoint, classes)
-    return snapmix_pair(
-        image_a,
-        image_b,
-        backbone=backbone,
-        weights=weights or "auto",
-        mode=mode,
-        target_a=target_a,
-        target_b=target_b,
-        beta=beta,
-        seed=seed_text(seed),  # the page's seed is text: plain digits, as on the command line
-        box_a=box_a,
-        box_b=box_b,
-        checkpoint=checkpoint,
-        classes=classes,
-    )
+    return {
+        "image_a": image_a,
+        "image_b": image_b,
+        "backbone": backbone,
+        "weights": weights or "auto",
+        "mode": mode,
+        "target_a": target_a,
+        "target_b": target_b,
+        "beta": beta,
+        "seed": seed_text(seed),
+        "box_a": box_a,
+        "box_b": box_b,
+        "checkpoint": checkpoint,
+        "classes": classes,
+    }  # fmt: skip
+
+
+def run_pair(*values, **named) -> PairResult:
+    """`snapmix_pair` on raw widget values (`core_arguments`'), as they came."""
+    return snapmix_pair(**core_arguments(*values, **named))
 
 
 def _input_name(source: str | bytes | None) -> str | None:
