@@ -278,6 +278,18 @@ def test_one_session_cannot_fill_the_queue(spaces, http, gate, images):
     assert gate.order.index(7) <= share, gate.order
 
 
+def test_a_session_share_counts_each_event_apart(spaces, http, gate, images):
+    """The page keeps several events in flight (a run, its banner check, a redraw); only a repeated one is capped."""
+    share, session = spaces.state.settings.queue_per_session, q.new_session()
+    codes = [q.join(http, spaces.url, spaces.fn, _job(images, 3000 + i), session).status_code for i in range(share + 1)]
+    assert codes == [200] * share + [429], codes
+    compare = next(i for i, f in spaces.demo.fns.items() if f.api_name == "compare")
+    job = [*images, *q.VALUES[:9], "snapmix,cutmix", *q.VALUES[9:]]
+    assert q.join(http, spaces.url, compare, job, session).is_success, "another event of the same session"
+    gate.open()
+    _wait_until(lambda: not fairness.held_jobs(spaces.demo._queue, 0)[0], "the session's jobs finished")
+
+
 def test_one_address_cannot_fill_the_queue_with_new_sessions(spaces, http, gate, images):
     share = spaces.state.settings.queue_per_ip
     ip = {"X-Forwarded-For": "203.0.113.8"}
@@ -297,7 +309,7 @@ def test_jobs_nobody_waits_for_are_dropped(spaces, http, gate, images):
     ghost = q.new_session()
     for seed in (501, 502, 503):  # joined, but no result stream is ever opened for them
         assert q.join(http, spaces.url, spaces.fn, _job(images, seed), ghost).is_success
-    _wait_until(lambda: fairness.held_jobs(queue, 0)[0][ghost] == 0, "unattended jobs dropped")
+    _wait_until(lambda: fairness.held_jobs(queue, 0)[0][ghost, spaces.fn] == 0, "unattended jobs dropped")
     assert ghost not in queue.pending_event_ids_session
     gate.open()
     _wait_until(lambda: not any(queue.active_jobs), "the held job finished")

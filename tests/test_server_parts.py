@@ -11,7 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 from snapmix_demo.app.serving import logs
 from snapmix_demo.app.serving.bodies import PartCounter
 from snapmix_demo.app.serving.fairness import client_ip
-from snapmix_demo.app.serving.guard import Guard, _boundary, _host_name, _session_hash
+from snapmix_demo.app.serving.guard import Guard, _boundary, _host_name, _session_event
 from snapmix_demo.app.serving.logs import SafeFormatter, Throttle, excerpt
 from snapmix_demo.app.serving.settings import LOOPBACK_NAMES, ServerSettings
 from snapmix_demo.app.serving.upkeep import GuardState
@@ -89,10 +89,12 @@ def test_boundary_is_read_from_the_content_type():
     assert _boundary("application/json") is None and _boundary("multipart/form-data") is None
 
 
-def test_session_hash_is_read_from_a_join_body_or_not_at_all():
-    assert _session_hash(b'{"session_hash": "abc", "data": []}') == "abc"
-    assert _session_hash(b'{"session_hash": 5}') is None
-    assert _session_hash(b"[1, 2]") is None and _session_hash(b"not json") is None
+def test_session_and_event_are_read_from_a_join_body_or_not_at_all():
+    assert _session_event(b'{"session_hash": "abc", "fn_index": 3, "data": []}') == ("abc", 3)
+    assert _session_event(b'{"session_hash": "abc", "data": []}') is None
+    assert _session_event(b'{"session_hash": "abc", "fn_index": true}') is None
+    assert _session_event(b'{"session_hash": 5, "fn_index": 3}') is None
+    assert _session_event(b"[1, 2]") is None and _session_event(b"not json") is None
 
 
 def _multipart(boundary: bytes, parts: int) -> bytes:

@@ -46,10 +46,15 @@ def _jobs(queue) -> Iterator:
 
 
 def held_jobs(queue, proxy_hops: int) -> tuple[Counter, Counter]:
-    """Jobs held (waiting or running) per session hash and per client address."""
+    """Jobs held (waiting or running) per (session hash, event index) and per client address.
+
+    A session's share counts per event: the page keeps several different events in flight at once
+    (a run, its banner check, a redraw), but never repeats one that is still pending (Gradio's
+    trigger modes), so only a client calling one endpoint over and over meets the share.
+    """
     sessions, ips = Counter(), Counter()
     for event in _jobs(queue):
-        sessions[event.session_hash] += 1
+        sessions[event.session_hash, event.fn._id] += 1
         ips[client_ip(event.request.scope, proxy_hops)] += 1
     return sessions, ips
 

@@ -6,7 +6,7 @@
 - State-changing requests (POST, ...) from another origin are refused, uploads included.
 - Request bodies have limits: `max_body` for JSON, checked before any parsing; uploads carry at most
   `upload_files` files of the size cap and only while Gradio's temp folder has room.
-- Each client (session, and address) holds at most a few queued jobs.
+- Each session holds at most a few jobs of any one event, and each address a few more in all.
 - Routes a public app should not serve (`/gradio_api/dev/reload`) answer 404.
 - Result streams whose session is unknown end quietly instead of logging a traceback each.
 
@@ -180,7 +180,7 @@ class Guard:
 
     async def _join(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         """Queue a job unless its client (session or address) already holds its share of the queue."""
-        session, ip = _session_hash(body), fairness.client_ip(scope, self.settings.proxy_hops)
+        session, ip = _session_event(body), fairness.client_ip(scope, self.settings.proxy_hops)
         message = self._over_share(session, ip)
         if message is not None:
             self.state.throttle.log("share", logging.INFO, "refused a job from %s: %s", excerpt(ip), message)
@@ -197,7 +197,7 @@ class Guard:
                 if joining[key] <= 0:
                     del joining[key]
 
-    def _over_share(self, session: str | None, ip: str) -> str | None:
+    def _over_share(self, session: tuple[str, int] | None, ip: str) -> str | None:
         """Why a new job from this client would be one too many, or None while it is within its share."""
         if self.state.blocks is None:
             return None
@@ -208,7 +208,7 @@ class Guard:
             self.settings.queue_per_ip,
         )
         if session is not None and sessions[session] + joining[("session", session)] >= per_session:
-            return f"You already have {per_session} requests waiting; please wait for them to finish."
+            return f"You already have {per_session} of these requests waiting; please wait for them to finish."
         if ips[ip] + joining[("ip", ip)] >= per_ip:
             return f"Your address already has {per_ip} requests waiting; please wait for them to finish."
         return None
@@ -281,14 +281,17 @@ def _boundary(content_type: str) -> bytes | None:
     return None
 
 
-def _session_hash(body: bytes) -> str | None:
-    """The `session_hash` of a queue join's JSON body, if it has one."""
+def _session_event(body: bytes) -> tuple[str, int] | None:
+    """The `session_hash` and `fn_index` of a queue join's JSON body, if it has both."""
     try:
         data = json.loads(body)
     except ValueError:
         return None
-    session = data.get("session_hash") if isinstance(data, dict) else None
-    return session if isinstance(session, str) else None
+    if not isinstance(data, dict):
+        return None
+    session, event = data.get("session_hash"), data.get("fn_index")
+    valid = isinstance(session, str) and isinstance(event, int) and not isinstance(event, bool)
+    return (session, event) if valid else None
 
 
 def _stream_key(scope: Scope) -> str | None:

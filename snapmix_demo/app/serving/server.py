@@ -57,7 +57,7 @@ def launch_kwargs(settings: ServerSettings | None = None) -> dict:
 def _summary(s: ServerSettings) -> str:
     hosts = ", ".join(s.allowed_hosts) + ("" if s.loopback_only else ", any IP address")
     return (
-        f"hosts {hosts}; queue share {s.queue_per_session} per session, {s.queue_per_ip} per address; "
+        f"hosts {hosts}; queue share {s.queue_per_session} per session and event, {s.queue_per_ip} per address; "
         f"bodies {s.max_body >> 10} KB, {s.upload_files} files per upload; "
         f"checkpoint uploads {f'up to {s.checkpoint_max >> 20} MB' if s.checkpoint_max else 'off'}; "
         f"temp cap {s.temp_cap >> 20} MB; "
