@@ -43,6 +43,7 @@ __all__ = [
     "normalise",
     "partners",
     "paste",
+    "resized",
     "semantic_percent_maps",
     "snapmix_batch",
     "snapmix_loss",
@@ -202,17 +203,19 @@ def paste(a: Tensor, b: Tensor, box_a: Box, box_b: Box) -> Tensor:
     """Copy of `a` (..., C, H, W) with box A replaced by `b`'s box-B crop, resized bilinearly to box A."""
     at, al, ab, ar = box_a
     bt, bl, bb, br = box_b
-    patch = b[..., bt:bb, bl:br]
-    if patch.shape[-2:] != (ab - at, ar - al):
-        lead = patch.shape[:-3]
-        patch = F.interpolate(
-            patch.reshape(-1, *patch.shape[-3:]).float(), size=(ab - at, ar - al), mode="bilinear", align_corners=False
-        )
-        patch = patch.reshape(*lead, *patch.shape[-3:])
-        patch = (patch if a.is_floating_point() else patch.round()).to(a.dtype)  # integers round, never truncate
     mixed = a.clone()
-    mixed[..., at:ab, al:ar] = patch
+    mixed[..., at:ab, al:ar] = resized(b[..., bt:bb, bl:br], (ab - at, ar - al), a.dtype)
     return mixed
+
+
+def resized(patch: Tensor, size: tuple[int, int], dtype: torch.dtype) -> Tensor:
+    """`patch` (..., C, h, w) resized bilinearly to `size` in `dtype`; as it is when it has that size already."""
+    if patch.shape[-2:] == size:
+        return patch
+    lead = patch.shape[:-3]
+    flat = F.interpolate(patch.reshape(-1, *patch.shape[-3:]).float(), size=size, mode="bilinear", align_corners=False)
+    flat = flat if dtype.is_floating_point else flat.round()  # integers round, never truncate
+    return flat.reshape(*lead, *flat.shape[-3:]).to(dtype)
 
 
 # ## 4. A batch, for training

@@ -142,7 +142,7 @@ def _result(pair: _Pair, spec: MixSpec, params: dict[str, object], forwards: int
         mask=mix.mask[0].float().numpy().copy(),
         rho_a=float(mix.rho_a[0]),
         rho_b=float(mix.rho_b[0]),
-        area_b=float(mix.mask[0].double().mean()),
+        area_b=float(mix.mask[0].mean(dtype=torch.float64)),
         fallback_a=bool(mix.fallback_a[0]),
         fallback_b=bool(mix.fallback_b[0]),
         spm_a=None if spec.needs == "nothing" else maps[0],

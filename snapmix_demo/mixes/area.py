@@ -16,6 +16,7 @@
   of the count at random, and gives the top pixels to A: the same distribution).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -130,21 +131,32 @@ def resizemix(
     return mixed_result(x, y, mask, placement, perm, rho, "resizemix", box_a=box, box_b=(0, 0, height, width))
 
 
-def low_freq_image(height: int, width: int, decay: float, rng: np.random.Generator) -> np.ndarray:
-    """Real image (height, width) whose Fourier amplitudes fall as 1/max(f, 1/max(H, W))^decay, random phases."""
+@functools.lru_cache(maxsize=8)
+def _amplitudes(height: int, width: int, decay: float) -> np.ndarray:
+    """1/max(f, 1/max(H, W))^decay on the half-plane of `rfft2` frequencies (read-only: it is shared)."""
     freqs = np.sqrt(np.fft.fftfreq(height)[:, None] ** 2 + np.fft.rfftfreq(width)[None, :] ** 2)
     scale = 1.0 / np.maximum(freqs, 1.0 / max(height, width)) ** decay
-    spectrum = scale * (rng.standard_normal(freqs.shape) + 1j * rng.standard_normal(freqs.shape))
+    scale.setflags(write=False)
+    return scale
+
+
+def low_freq_image(height: int, width: int, decay: float, rng: np.random.Generator) -> np.ndarray:
+    """Real image (height, width) whose Fourier amplitudes fall as 1/max(f, 1/max(H, W))^decay, random phases."""
+    scale = _amplitudes(height, width, decay)
+    normal = rng.standard_normal((2, *scale.shape))  # the real parts, then the imaginary ones
+    spectrum = np.empty(scale.shape, dtype=np.complex128)
+    np.multiply(scale, normal[0], out=spectrum.real)
+    np.multiply(scale, normal[1], out=spectrum.imag)
     return np.fft.irfft2(spectrum, s=(height, width))
 
 
 def fmix_mask(height: int, width: int, share_b: float, decay: float, rng: np.random.Generator) -> np.ndarray:
     """Binary mask (height, width): 1 on the round(share_b * H * W) highest pixels of a low-frequency image."""
-    image = low_freq_image(height, width, decay, rng)
+    image = low_freq_image(height, width, decay, rng).ravel()
     count = round(share_b * height * width)
-    order = np.argsort(-image, axis=None, kind="stable")
     mask = np.zeros(height * width, dtype=np.float32)
-    mask[order[:count]] = 1.0
+    if count > 0:  # a partial sort: the top `count` in any order is all a mask needs (a full sort took ~3 ms)
+        mask[np.argpartition(image, -count)[-count:]] = 1.0
     return mask.reshape(height, width)
 
 
@@ -169,4 +181,4 @@ def fmix(
     plane = torch.from_numpy(fmix_mask(height, width, 1.0 - lam, decay, rng)).to(x.device)
     perm = partners(n, generator, perm, x.device)
     mask = plane.expand(n, height, width)
-    return mixed_result(x, y, mask, IDENTITY, perm, _area_rho(x, float(plane.double().mean())), "fmix")
+    return mixed_result(x, y, mask, IDENTITY, perm, _area_rho(x, float(plane.mean(dtype=torch.float64))), "fmix")

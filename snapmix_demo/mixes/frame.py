@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from snapmix_demo.boxes import Box
-from snapmix_demo.snapmix import BatchMix, label_dtype, paste, unmixed
+from snapmix_demo.snapmix import BatchMix, label_dtype, resized, unmixed
 
 __all__ = [
     "IDENTITY",
@@ -49,7 +49,12 @@ class Placement:
             return t[perm]
         top, left, bottom, right = self.src
         crops = t[..., top:bottom, left:right][perm]  # crop, then permute: N crops, not N whole images
-        return paste(torch.zeros_like(t), crops, self.dst, (0, 0, bottom - top, right - left))
+        placed = torch.zeros_like(t)
+        dst_top, dst_left, dst_bottom, dst_right = self.dst
+        placed[..., dst_top:dst_bottom, dst_left:dst_right] = resized(
+            crops, (dst_bottom - dst_top, dst_right - dst_left), t.dtype
+        )
+        return placed
 
 
 IDENTITY = Placement()
@@ -134,7 +139,7 @@ def mix_images(x: Tensor, mask: Tensor, placement: Placement, perm: Tensor) -> T
     if x.is_floating_point():
         return mixed
     info = torch.iinfo(x.dtype)
-    return mixed.round().clamp(info.min, info.max).to(x.dtype)
+    return mixed.round_().clamp_(info.min, info.max).to(x.dtype)  # in place: lerp's result is ours
 
 
 def area_share(mask: Tensor) -> Tensor:

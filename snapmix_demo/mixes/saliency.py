@@ -32,7 +32,15 @@ from snapmix_demo.mixes.frame import IDENTITY, MixResult, boxes_mask, mixed_resu
 from snapmix_demo.mixes.params import PROB, Param, beta_param
 from snapmix_demo.snapmix import batch_rng, gate, partners
 
-__all__ = ["attentive_cutmix", "guided_mask", "guidedmixup", "peak_boxes", "saliencymix", "top_cells_mask"]
+__all__ = [
+    "attentive_cutmix",
+    "cell_means",
+    "guided_mask",
+    "guidedmixup",
+    "peak_boxes",
+    "saliencymix",
+    "top_cells_mask",
+]
 
 TOP_K = Param("top_k", 6, 1, math.inf, "cells of the grid pasted from B", integer=True)
 GRID = Param(
@@ -48,15 +56,21 @@ def _cells(size: int, parts: int, device: torch.device) -> Tensor:
     return torch.arange(size, device=device) * parts // size
 
 
+def cell_means(spm: Tensor, grid: tuple[int, int]) -> Tensor:
+    """Mean (N, cells) of each map (N, H, W) over each cell of the grid, cells in row-major order."""
+    height, width = spm.shape[-2:]
+    rows, cols = _cells(height, grid[0], spm.device), _cells(width, grid[1], spm.device)
+    in_row = (rows[None] == torch.arange(grid[0], device=spm.device)[:, None]).float()  # (gh, H)
+    in_col = (cols[None] == torch.arange(grid[1], device=spm.device)[:, None]).float()  # (gw, W)
+    mass = torch.einsum("gh,nhw,cw->ngc", in_row, spm.float(), in_col)
+    return (mass / (in_row.sum(1)[:, None] * in_col.sum(1)[None, :])).flatten(1)
+
+
 def top_cells_mask(spm: Tensor, top_k: int, grid: tuple[int, int], scores: Tensor | None = None) -> Tensor:
     """Mask (N, H, W) of the `top_k` grid cells with the highest mean of `spm` (N, H, W), or of `scores` (N, cells)."""
     n, height, width = spm.shape
     rows, cols = _cells(height, grid[0], spm.device), _cells(width, grid[1], spm.device)
-    if scores is None:
-        in_row = (rows[None] == torch.arange(grid[0], device=spm.device)[:, None]).float()  # (gh, H)
-        in_col = (cols[None] == torch.arange(grid[1], device=spm.device)[:, None]).float()  # (gw, W)
-        mass = torch.einsum("gh,nhw,cw->ngc", in_row, spm.float(), in_col)
-        scores = (mass / (in_row.sum(1)[:, None] * in_col.sum(1)[None, :])).flatten(1)
+    scores = cell_means(spm, grid) if scores is None else scores
     chosen = torch.zeros(n, grid[0] * grid[1], device=spm.device)
     chosen.scatter_(1, scores.topk(top_k, dim=1).indices, 1.0)
     return chosen.view(n, *grid)[:, rows][:, :, cols]
@@ -91,9 +105,9 @@ def attentive_cutmix(
     random_scores = torch.from_numpy(batch_rng(generator).random((n, cells))).to(x.device)
     perm = partners(n, generator, perm, x.device)
     fallback_b = degenerate[perm]
-    mask_map = top_cells_mask(spm[perm], top_k, grid)
-    mask_random = top_cells_mask(spm[perm], top_k, grid, random_scores)
-    mask = torch.where(fallback_b[:, None, None], mask_random, mask_map)
+    partner_spm = spm[perm]
+    scores = torch.where(fallback_b[:, None], random_scores, cell_means(partner_spm, grid).double())
+    mask = top_cells_mask(partner_spm, top_k, grid, scores)
     rho_b = torch.full((n,), top_k / cells, dtype=torch.float64, device=x.device)
     rho = (1.0 - rho_b, rho_b)
     return mixed_result(x, y, mask, IDENTITY, perm, rho, "attentive_cutmix", (torch.zeros_like(fallback_b), fallback_b))

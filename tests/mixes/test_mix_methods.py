@@ -125,6 +125,14 @@ def test_fmix_mask_holds_exactly_the_right_number_of_pixels(height, width, share
     assert int(mask.sum()) == round(share * height * width), f"{int(mask.sum())} pixels of B"
 
 
+def test_fmix_mask_is_the_highest_pixels_of_its_low_frequency_image():
+    image = low_freq_image(24, 40, 3.0, np.random.default_rng(5))
+    mask = fmix_mask(24, 40, 0.37, 3.0, np.random.default_rng(5)).astype(bool)
+    assert image[mask].min() > image[~mask].max(), "B holds every pixel above the threshold, A every one below"
+    order = np.argsort(image, axis=None)[::-1][: round(0.37 * 24 * 40)]  # independent route: a full sort
+    assert set(order.tolist()) == set(np.flatnonzero(mask).tolist())
+
+
 def test_fmix_mask_mean_equals_its_lambda_and_the_labels():
     x, y, _, _ = batch(4, size=(32, 48))
     mix = fmix(x, y, generator=gen(9), beta=1.0)
