@@ -59,7 +59,6 @@ from snapmix_demo.training.train import initial_model
 
 BACKBONE = "tf_efficientnet_lite0"
 METHODS = ("none", "cutmix", "snapmix")
-PAPER = {"cutmix": 85.49, "snapmix": 87.75}  # CUB-200-2011, ResNet-50, top-1 % (Huang et al. 2021, Table 1)
 
 
 @dataclass(frozen=True)
