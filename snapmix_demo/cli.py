@@ -1,8 +1,9 @@
 """Command line over the pair pipeline: `python -m snapmix_demo IMAGE_A IMAGE_B --out DIR`.
 
 `--method NAME` mixes the pair with another method of `MIXES` (`mixes.registry`; its own parameters as
-`--param NAME=VALUE`), `--method all` with every method at once (`lab.compare_mixes`); without it, SnapMix
-writes what the app offers for download, as it always has.
+`--param NAME=VALUE`), `--method all` with every method at once (`lab.compare_mixes`), `--mask-a`/`--mask-b`
+give the images' object masks for the truth; without them, SnapMix writes what the app offers for download,
+as it always has.
 """
 
 import argparse
@@ -137,6 +138,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a parameter of --method, e.g. top_k=3 or grid=7,7 (repeatable)",
     )
+    p.add_argument(
+        "--mask-a",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="A's object mask (a picture of A's shape, white = the object): each weight's truth (with --mask-b)",
+    )
+    p.add_argument("--mask-b", type=Path, default=None, metavar="PATH", help="B's object mask, likewise")
     p.add_argument("--target-a", default=None, help="class of A: index or name (default: predicted)")
     p.add_argument("--target-b", default=None, help="class of B: index or name (default: predicted)")
     p.add_argument(
@@ -159,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():  # checked before the model runs; writing checks the rest
         parser.exit(2, f"{parser.prog}: error: --out: {args.out} exists and is not a folder\n")
-    if args.method != "snapmix" or args.param:
+    if args.method != "snapmix" or args.param or args.mask_a or args.mask_b:  # the truth is the lab's
         return _lab(parser, args)
     try:
         data = (args.image_a.read_bytes(), args.image_b.read_bytes())
@@ -218,6 +227,8 @@ def _lab(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     }
     try:
         data = (args.image_a.read_bytes(), args.image_b.read_bytes())
+        if args.mask_a or args.mask_b:
+            shared["objects"] = tuple(None if m is None else m.read_bytes() for m in (args.mask_a, args.mask_b))
         if args.method == "all":
             if args.param:
                 raise InputError("param", "give a method's own parameters with one --method NAME, not with `all`")

@@ -33,7 +33,7 @@ def test_only_the_snapmix_and_compare_endpoints_are_public(client):
     endpoints = api["named_endpoints"]
     assert set(endpoints) == {"/snapmix", "/compare"}, f"internal events leaked: {endpoints.keys()}"
     compared = [p["parameter_name"] for p in endpoints["/compare"]["parameters"]]
-    assert compared == [*PUBLIC_PARAMETERS[:11], "methods", *PUBLIC_PARAMETERS[11:]], compared
+    assert compared == [*PUBLIC_PARAMETERS[:11], "methods", *PUBLIC_PARAMETERS[11:], "mask_a", "mask_b"], compared
     assert not api["unnamed_endpoints"]
     names = [p["parameter_name"] for p in api["named_endpoints"]["/snapmix"]["parameters"]]
     assert names == [*PUBLIC_PARAMETERS], f"the public parameters, in order (new ones appended): {names}"
@@ -217,6 +217,33 @@ def test_compare_gives_every_method_and_the_snapmix_endpoints_result(client):
     some = compare(client, methods="cutmix, fmix", seed=5)
     assert list(some["methods"]) == ["cutmix", "fmix"] and not some["truth_known"]
     assert some["forward_passes"] == 0, "the pair's analyses are cached from the call before"
+
+
+def test_compare_takes_object_masks_for_the_truth_of_any_pair(client, tmp_path):
+    """Two generated shapes images (not the examples) and their masks as pictures: every weight gets its truth."""
+    from PIL import Image
+
+    from snapmix_demo import compare_mixes
+    from snapmix_demo.training.shapes import make_sample
+
+    paths = {}
+    for side, seed in (("a", 7), ("b", 8)):
+        sample = make_sample(seed, size=128)
+        sample.image.save(tmp_path / f"{side}.png")
+        Image.fromarray(sample.mask).save(tmp_path / f"{side}.mask.png")
+        paths[side] = (str(tmp_path / f"{side}.png"), str(tmp_path / f"{side}.mask.png"))
+    masks = {f"mask_{side}": handle_file(paths[side][1]) for side in "ab"}
+    res = compare(client, paths["a"][0], paths["b"][0], methods="cutmix, snapmix", seed=3, **masks)
+    model = {k: v for k, v in BASE.items() if k != "seed"}
+    objects = (paths["a"][1], paths["b"][1])
+    local = compare_mixes(paths["a"][0], paths["b"][0], methods=["cutmix", "snapmix"], seed=3, objects=objects, **model)
+    assert res["truth_known"] and res["methods"]["cutmix"]["true_b"] == pytest.approx(local.pairs["cutmix"].true_b)
+    without = compare(client, paths["a"][0], paths["b"][0], methods="cutmix", seed=3)
+    assert not without["truth_known"] and without["methods"]["cutmix"]["true_b"] is None
+    with pytest.raises(AppError) as e:
+        compare(client, paths["a"][0], paths["b"][0], methods="cutmix", mask_a=masks["mask_a"])
+    assert "`mask_b`: give an object mask for both images, or for neither" in str(e.value)
+    _assert_clean(str(e.value))
 
 
 @pytest.mark.parametrize(

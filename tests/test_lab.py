@@ -24,6 +24,7 @@ from snapmix_demo.errors import InputError
 from snapmix_demo.lab import PAIR_PERM, known_objects
 from snapmix_demo.mixes import apply_mix, object_shares
 from snapmix_demo.pipeline import clear_caches
+from snapmix_demo.training.shapes import make_sample
 
 STAR, RING = SHAPE_PAIRS[0]
 CAT, COFFEE = PHOTO_PAIRS[0]
@@ -126,9 +127,38 @@ def test_given_object_masks_give_the_truth():
                      backbone="resnet18", weights="random", objects=(a, np.zeros_like(b)))  # fmt: skip
     assert empty.true_b is None and empty.error_b is None and empty.true_a is not None, "no object: no share"
     json.dumps(empty.to_dict(), allow_nan=False)
-    with pytest.raises(InputError, match=r"^`objects`: the mask of B must be \(H, W\) = \(60, 90\)"):
+    with pytest.raises(InputError, match=r"^`mask_b`: the mask of B is 90 × 10 pixels; it must have the shape of its"):
         mix_pair(np.zeros((60, 90, 3), np.uint8), np.zeros((60, 90, 3), np.uint8), method="mixup",
                  backbone="resnet18", weights="random", objects=(a, b[:10]))  # fmt: skip
+
+
+def test_object_masks_as_pictures_give_the_same_truth_as_arrays(tmp_path):
+    """Any shapes image's truth: a mask drawn as a black-and-white picture, at its image's size or proportions."""
+    sample = [make_sample(seed, size=96) for seed in (3, 4)]
+    images = [s.image for s in sample]
+    arrays = tuple(s.mask for s in sample)
+    Image.fromarray(arrays[0].astype(np.uint8) * 255).save(tmp_path / "a.png")
+    half = Image.fromarray(arrays[1].astype(np.uint8) * 255).resize((48, 48), Image.NEAREST)
+    kwargs = {"method": "cutmix", "weights": "shapes", "seed": 2}
+    from_arrays = mix_pair(*images, objects=arrays, **kwargs)
+    from_files = mix_pair(*images, objects=(tmp_path / "a.png", half.convert("RGB")), **kwargs)
+    assert from_arrays.true_a is not None and from_files.true_a == pytest.approx(from_arrays.true_a, abs=1e-6)
+    assert from_files.true_b == pytest.approx(from_arrays.true_b, abs=0.03), "a half-size mask is resized to fit"
+
+
+@pytest.mark.parametrize(
+    ("objects", "message"),
+    [
+        ((np.ones((96, 96), bool), None), r"^`mask_b`: give an object mask for both images, or for neither"),
+        ((b"not a picture", np.ones((96, 96), bool)), r"^`mask_a`: "),
+        ((np.full((96, 96), 2.0), np.ones((96, 96), bool)), r"^`mask_a`: the mask of A must hold values in \[0, 1\]"),
+        ((np.ones((96, 96), bool), np.ones((96, 40), bool)), r"^`mask_b`: the mask of B is 40 × 96 pixels"),
+    ],
+)
+def test_bad_object_masks_are_named(objects, message):
+    images = [make_sample(seed, size=96).image for seed in (3, 4)]
+    with pytest.raises(InputError, match=message):
+        mix_pair(*images, method="cutmix", weights="shapes", objects=objects)
 
 
 def test_the_bundled_shapes_are_recognised_by_their_pixels_only():
@@ -241,6 +271,27 @@ def test_cli_all_writes_every_method_and_a_comparison(tmp_path):
     assert list(facts["methods"]) == NAMES and facts["truth_known"]
     assert facts["methods"]["snapmix"]["rho_a"] == pytest.approx(snapmix_pair(STAR, RING, **SHAPES).rho_a)
     assert len(done.stdout.strip().splitlines()) == len(NAMES) + 1
+
+
+def test_cli_masks_give_any_shapes_image_its_truth(tmp_path):
+    """Two generated shapes images, not the bundled ones: the truth comes from their masks, given as pictures."""
+    for name, seed in (("a", 5), ("b", 6)):
+        sample = make_sample(seed, size=128)
+        sample.image.save(tmp_path / f"{name}.png")
+        Image.fromarray(sample.mask.astype(np.uint8) * 255).save(tmp_path / f"{name}.mask.png")
+    images, masks = [str(tmp_path / f"{n}.png") for n in "ab"], [str(tmp_path / f"{n}.mask.png") for n in "ab"]
+    done = run_cli(
+        *images, "--weights", "shapes", "--mask-a", masks[0], "--mask-b", masks[1], "--out", str(tmp_path / "o")
+    )
+    assert done.returncode == 0, done.stderr
+    facts = json.loads((tmp_path / "o" / "result.json").read_text())
+    expected = mix_pair(*images, method="snapmix", objects=tuple(masks), **SHAPES)
+    assert (
+        facts["method"] == "snapmix" and facts["true_a"] == pytest.approx(expected.true_a) and "truth:" in done.stdout
+    )
+    one = run_cli(*images, "--weights", "shapes", "--mask-a", masks[0], "--out", str(tmp_path / "p"))
+    assert one.returncode == 2 and "--mask-b: give an object mask for both images, or for neither" in one.stderr
+    assert "Traceback" not in one.stderr and not (tmp_path / "p").exists()
 
 
 def test_cli_default_stays_snapmix(tmp_path):

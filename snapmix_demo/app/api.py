@@ -9,8 +9,9 @@ A user's own model comes last, so gradio_client calls written before it keep wor
 defaults; a raw request sends every value): `checkpoint` (a file) and `classes`, its class names as text,
 one per line, or as a text file (`handle_file`) when the list is longer than a request's 64 KB of text allows.
 
-`/compare` takes `/snapmix`'s parameters and `methods` (`all`, or names separated by commas) and returns
-`MixComparison.to_dict()`: every method's weights on the pair (and the truth, where the masks are known).
+`/compare` takes `/snapmix`'s parameters and `methods` (`all`, or names separated by commas), then optionally
+`mask_a` and `mask_b` (the images' object masks as pictures), and returns `MixComparison.to_dict()`: every
+method's weights on the pair (and the truth, where the masks are given or known).
 """
 
 import html
@@ -99,14 +100,17 @@ def compare(
     methods: str = "all",
     checkpoint: bytes | None = None,
     classes: str | None = None,
+    mask_a: bytes | None = None,
+    mask_b: bytes | None = None,
 ) -> dict:
     """Every mixing method (or `methods`, comma-separated) on two images; returns each method's weights as JSON.
 
     `beta`, `box_a` and `box_b` are SnapMix's, as in `/snapmix`; the other methods take their papers' parameters.
+    `mask_a` and `mask_b` are the images' object masks (pictures, white = the object): each weight's truth.
     """
     try:
         request = (image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
-        res = run_compare(*request, checkpoint, classes, methods=_methods(methods))
+        res = run_compare(*request, checkpoint, classes, methods=_methods(methods), masks=(mask_a, mask_b))
     except UserError as e:
         raise gr.Error(html.escape(message_for(e, labels={}), quote=False), print_exception=False) from None
     except Exception:
@@ -116,9 +120,10 @@ def compare(
 
 
 def compare_inputs() -> list[gr.components.Component]:
-    """`/compare`'s parameters: `/snapmix`'s, with `methods` before the own checkpoint's two."""
+    """`/compare`'s parameters: `/snapmix`'s, with `methods` before the own checkpoint's two, then the object masks."""
     inputs = api_inputs()
-    return [*inputs[:11], gr.Textbox("all", label="methods"), *inputs[11:]]
+    masks = [_with_sample(gr.File(label=f"mask_{side}"), None) for side in "ab"]
+    return [*inputs[:11], gr.Textbox("all", label="methods"), *inputs[11:], *masks]
 
 
 def api_inputs() -> list[gr.components.Component]:

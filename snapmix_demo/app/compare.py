@@ -18,7 +18,7 @@ from snapmix_demo.app.choices import ensure_weights
 from snapmix_demo.app.explain import error_html
 from snapmix_demo.app.files import write_result_files
 from snapmix_demo.app.messages import GENERIC, message_for, toast
-from snapmix_demo.app.requests import RAW, PairRequest, page_beta
+from snapmix_demo.app.requests import RAW, PairRequest, image_source, page_beta
 from snapmix_demo.app.run import core_arguments
 from snapmix_demo.errors import UserError
 from snapmix_demo.lab import MixComparison, MixPair, compare_mixes
@@ -45,7 +45,8 @@ COMPARE_OUTPUTS = ("compare_state", "compare_banner", "gallery", "compare_chart"
 INTRO = (
     "Every mixing method on the pair of the **SnapMix** tab, with its backbone, weights, classes, seed and beta: "
     "one forward per image (cached), then milliseconds per method. Where the images' object masks are known "
-    "(the shapes examples) each weight is set beside the **truth**, the share of each object that the mix keeps."
+    "(the shapes examples, or masks you give below) each weight is set beside the **truth**, the share of each "
+    "object that the mix keeps."
 )
 RULE_PLACEHOLDER = "<div class='wnote'>Choose a method to see its rule with this pair's numbers.</div>"
 TABLE_PLACEHOLDER = "<div class='wnote'>Press <b>Compare every method</b> to mix this pair every way.</div>"
@@ -54,18 +55,19 @@ TABLE_PLACEHOLDER = "<div class='wnote'>Press <b>Compare every method</b> to mix
 # ## Running
 
 
-def run_compare(*values, methods=None, **named) -> MixComparison:
-    """`compare_mixes` on raw widget values (`run.core_arguments`'), as they came."""
-    return compare_mixes(**core_arguments(*values, **named), methods=methods)
+def run_compare(*values, methods=None, masks=(None, None), **named) -> MixComparison:
+    """`compare_mixes` on raw widget values (`run.core_arguments`'), as they came; `masks` the two object masks."""
+    objects = None if masks == (None, None) else tuple(image_source(m) for m in masks)
+    return compare_mixes(**core_arguments(*values, **named), methods=methods, objects=objects)
 
 
-def on_compare(method: str, *values, progress=gr.Progress()):  # noqa: B008
+def on_compare(method: str, mask_a, mask_b, *values, progress=gr.Progress()):  # noqa: B008
     """Compare every method on the SnapMix tab's `REQUEST` values; every output of the tab, never raising."""
     request = PairRequest.from_page(values)
     try:
         page_beta(request.beta)
         ensure_weights(request.backbone, request.weights, progress)
-        cmp = run_compare(**request.arguments())
+        cmp = run_compare(**request.arguments(), masks=(mask_a, mask_b))
     except UserError as e:
         return _failed(message_for(e))
     except Exception:
@@ -165,8 +167,8 @@ def table_html(cmp: MixComparison) -> str:
         )
     else:
         note = (
-            "The truth is known only where the images' object masks are: pick a shapes example to see each "
-            "weight's error."
+            "The truth is known only where the images' object masks are: pick a shapes example, or give both "
+            "images' object masks below, to see each weight's error."
         )
     return (
         f'<div class="ctable"><table>{head}{"".join(rows)}</table>'
@@ -321,6 +323,7 @@ def build() -> dict:
         interactive=False,
         elem_id="compare-gallery",
     )
+    masks = _mask_inputs()
     with gr.Row():
         with gr.Column(min_width=300, scale=3):
             chart = gr.Image(
@@ -338,6 +341,8 @@ def build() -> dict:
     return {
         "compare_run": run,
         "compare_method": method,
+        "mask_a": masks[0],
+        "mask_b": masks[1],
         "compare_banner": banner,
         "gallery": gallery,
         "compare_chart": chart,
@@ -346,11 +351,35 @@ def build() -> dict:
     }
 
 
+def _mask_inputs() -> tuple[gr.Image, gr.Image]:
+    """The two object masks of the truth, for images other than the shapes examples (closed until wanted)."""
+    with gr.Accordion("Your own truth: the images' object masks", open=False, elem_id="compare-masks"):
+        gr.Markdown(
+            "A black-and-white picture per image, white where its object is, of the image's shape (a "
+            "generated shapes image's mask, or one you drew). With both, each weight is set beside the share "
+            "of its object that the mix keeps.",
+            elem_classes="wnote",
+        )
+        with gr.Row():
+            return tuple(
+                gr.Image(
+                    label=f"Object mask of {side.upper()}",
+                    type="filepath",
+                    sources=["upload", "clipboard"],
+                    height=160,
+                    min_width=140,
+                    elem_id=f"mask-{side}",
+                )
+                for side in "ab"
+            )
+
+
 def wire(ui, tab: gr.Tab, request: list, pipeline: dict) -> None:
     """Run on the button and when the tab is opened; a chosen method (or picture) shows its rule."""
     private = {"api_visibility": "private"}
     outputs = [getattr(ui, name) for name in COMPARE_OUTPUTS]
-    run = {"fn": on_compare, "inputs": [ui.compare_method, *request], "outputs": outputs, **private, **RAW}
+    inputs = [ui.compare_method, ui.mask_a, ui.mask_b, *request]
+    run = {"fn": on_compare, "inputs": inputs, "outputs": outputs, **private, **RAW}
     ui.compare_run.click(**run, **pipeline)
     tab.select(**run, **pipeline)
     ui.compare_method.change(on_method, [ui.compare_state, ui.compare_method], ui.rule, **private)

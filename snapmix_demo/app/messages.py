@@ -25,6 +25,8 @@ FIELD_LABELS = {
     "box_b": "Box B",
     "checkpoint": "Checkpoint",
     "classes": "Class names",
+    "mask_a": "Object mask of A",
+    "mask_b": "Object mask of B",
 }
 
 

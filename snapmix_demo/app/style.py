@@ -4,7 +4,8 @@ from snapmix_demo.render import COLOR_A, COLOR_B
 
 __all__ = ["CSS", "PAGE_JS", "PICTURES"]
 
-PICTURES = ("#image-a", "#image-b", "#cam-a", "#cam-b", "#mixed", "#spread")  # every gr.Image on the page
+PICTURES = ("#image-a", "#image-b", "#cam-a", "#cam-b", "#mixed", "#spread", "#mask-a", "#mask-b")  # every gr.Image
+# on the page but the comparison chart (its label has a row of its own, without their fixed height)
 _PICTURES = f":is({', '.join(PICTURES)})"
 
 CSS = f"""

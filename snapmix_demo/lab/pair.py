@@ -20,7 +20,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -28,7 +27,7 @@ from snapmix_demo.boxes import Box
 from snapmix_demo.errors import InputError
 from snapmix_demo.imageio import ImageSource
 from snapmix_demo.lab.results import MixComparison, MixPair
-from snapmix_demo.lab.truth import objects_in_frame
+from snapmix_demo.lab.truth import ObjectMask, objects_in_frame
 from snapmix_demo.mixes import MIXES, MixResult, MixSpec, apply_mix, get_mix, object_shares
 from snapmix_demo.mixes.semantic import snapmix_at
 from snapmix_demo.pipeline import (
@@ -218,7 +217,7 @@ def mix_pair(
     weights: str = "auto",
     checkpoint: str | os.PathLike | None = None,
     classes: Classes = None,
-    objects: tuple[np.ndarray, np.ndarray] | None = None,
+    objects: tuple[ObjectMask, ObjectMask] | None = None,
     **params: object,
 ) -> MixPair:
     """Mix one pair of images with any registered method and measure its label weights.
@@ -239,7 +238,8 @@ def mix_pair(
         weights: "auto", "imagenet", "shapes" or "random".
         checkpoint: a user's fine-tuned checkpoint of `backbone`.
         classes: the checkpoint's class names.
-        objects: each image's object mask (H, W) in its own frame (bool or in [0, 1]), for the truth; by
+        objects: each image's object mask, for the truth: an array (H, W) in its own frame (bool or in
+            [0, 1]), or a picture of one (path, bytes, PIL image; white = the object) of its shape; by
             default the bundled shapes examples' masks are recognised by their pixels (`known_objects`).
         **params: the method's own parameters (`MIXES[method].params`), e.g. `beta=2.0` or `top_k=3`; for
             SnapMix `beta` sizes `snapmix_pair`'s boxes.
@@ -288,7 +288,7 @@ def compare_mixes(
     weights: str = "auto",
     checkpoint: str | os.PathLike | None = None,
     classes: Classes = None,
-    objects: tuple[np.ndarray, np.ndarray] | None = None,
+    objects: tuple[ObjectMask, ObjectMask] | None = None,
 ) -> MixComparison:
     """Every method (or `methods`) on the same pair, seed, backbone and classes: one forward per image, cached.
 

@@ -10,14 +10,23 @@ from PIL import Image
 
 from snapmix_demo.cache import BoundedCache
 from snapmix_demo.errors import InputError
+from snapmix_demo.imageio import ImageSource
+from snapmix_demo.pipeline import _load
 
-__all__ = ["EXAMPLES_DIR", "known_objects", "objects_in_frame"]
+__all__ = ["EXAMPLES_DIR", "ObjectMask", "known_objects", "objects_in_frame"]
+
+
+ObjectMask = np.ndarray | ImageSource  # an array (H, W), bool or in [0, 1], or a picture of one: light = object
 
 
 def objects_in_frame(
-    objects: tuple[np.ndarray, np.ndarray] | None, loaded: list[Image.Image], size: tuple[int, int]
+    objects: tuple[ObjectMask | None, ObjectMask | None] | None, loaded: list[Image.Image], size: tuple[int, int]
 ) -> torch.Tensor | None:
-    """Both object masks (2, H, W) in the model frame: the ones given, else the bundled examples' (else None)."""
+    """Both object masks (2, H, W) in the model frame: the ones given, else the bundled examples' (else None).
+
+    A mask is an array (H, W) or a picture of one (a file, bytes, a PIL image: its lightness, white = object)
+    with its image's proportions; errors name `mask_a` or `mask_b`.
+    """
     if objects is None:
         found = [known_objects(img) for img in loaded]
         if any(m is None for m in found):
@@ -26,18 +35,32 @@ def objects_in_frame(
     elif not isinstance(objects, tuple | list) or len(objects) != 2:
         raise InputError("objects", "must be two object masks (H, W), one per image, or None")
     masks = []
-    for mask, img, name in zip(objects, loaded, ("A", "B"), strict=True):
-        arr = np.asarray(mask, dtype=np.float32)
-        if arr.shape != (img.height, img.width) or not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-            raise InputError(
-                "objects",
-                f"the mask of {name} must be (H, W) = ({img.height}, {img.width}) with values in [0, 1], "
-                f"got shape {arr.shape}",
-            )
-        plane = Image.fromarray(arr, mode="F")
+    for mask, img, side in zip(objects, loaded, ("a", "b"), strict=True):
+        plane = _mask_plane(mask, f"mask_{side}", img.size, size)
         fitted = plane if plane.size == size else plane.resize(size, Image.BILINEAR)
         masks.append(torch.from_numpy(np.asarray(fitted, dtype=np.float32).clip(0, 1).copy()))
     return torch.stack(masks)
+
+
+def _mask_plane(mask: ObjectMask | None, field: str, image_size: tuple[int, int], size: tuple[int, int]) -> Image.Image:
+    """One mask as a float picture ("F", values in [0, 1]), checked against its image's size and proportions."""
+    side = field[-1].upper()
+    if mask is None:
+        raise InputError(field, "give an object mask for both images, or for neither")
+    if isinstance(mask, np.ndarray) and mask.ndim == 2:
+        arr = np.asarray(mask, dtype=np.float32)
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise InputError(field, f"the mask of {side} must hold values in [0, 1] (or be bool)")
+    else:
+        arr = np.asarray(_load(mask, field, size).convert("L"), dtype=np.float32) / 255.0
+    (width, height), (mask_h, mask_w) = image_size, arr.shape
+    if abs(mask_w * height - width * mask_h) > 0.01 * width * mask_h:  # proportions within 1 %
+        raise InputError(
+            field,
+            f"the mask of {side} is {mask_w} × {mask_h} pixels; it must have the shape of its image, "
+            f"{width} × {height} (or its proportions)",
+        )
+    return Image.fromarray(arr, mode="F")
 
 
 # The bundled shapes examples' object masks, committed beside them (`shape_star.mask.png` for `shape_star.png`;

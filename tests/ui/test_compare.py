@@ -5,9 +5,13 @@ beside the truth, chooses methods from the list and from the grid, switches to r
 seed. One screenshot at each width, of the tab's own panels.
 """
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from tests.ui._page import NARROW, wait_idle
+from snapmix_demo.training.shapes import make_sample
+from tests.ui._page import NARROW, upload, wait_idle
+from tests.ui.test_layout import covers
 from tests.ui.test_screenshots import settle, shot
 
 pytestmark = pytest.mark.browser
@@ -108,3 +112,39 @@ def test_random_weights_and_a_bad_seed(page):
     assert "Could not compare the mixes." in message and "Seed of the boxes: must be a whole number" in message
     assert page.locator("#compare-gallery img").count() == 0, "the old pictures are cleared"
     assert "Press Compare every method" in _table(page)
+
+
+@pytest.mark.parametrize("width", [None, NARROW], ids=["1280px", "400px"])
+def test_own_object_masks_give_any_pair_its_truth(open_page, tmp_path, width):
+    """Two generated shapes images (not the examples): no truth, until both masks are given; a misfit is named."""
+    page = open_page(width) if width else open_page()
+    for side, seed in (("a", 11), ("b", 12)):
+        sample = make_sample(seed, size=160)
+        sample.image.save(tmp_path / f"{side}.png")
+        Image.fromarray(sample.mask).save(tmp_path / f"{side}.mask.png")
+    Image.fromarray(np.ones((40, 160), bool)).save(tmp_path / "wrong.png")
+    page.locator("#weights label").filter(has_text="shapes").click()
+    wait_idle(page)
+    for side in "ab":
+        upload(page, side, tmp_path / f"{side}.png")
+        page.locator(f"#image-{side} img").wait_for()
+    wait_idle(page)
+    open_compare(page)
+    page.locator("#compare-gallery img").nth(9).wait_for()
+    wait_idle(page)
+    assert "true " not in _table(page) and "give both images' object masks below" in _table(page)
+    page.locator("#compare-masks").get_by_text("Your own truth").click()
+    for side in "ab":
+        page.locator(f"#mask-{side} input[type=file]").set_input_files(str(tmp_path / f"{side}.mask.png"))
+        page.locator(f"#mask-{side} img").wait_for()
+        measured = covers(page, f"#mask-{side}")
+        assert measured["covers"] == [], f"mask {side}: drawn at {measured['picture']}, covered by {measured['covers']}"
+    page.locator("#compare-run").click()
+    page.wait_for_function("() => document.querySelector('#compare-table').innerText.includes('comes closest')")
+    wait_idle(page)
+    assert _table(page).count("true ") == 20, _table(page)
+    page.locator("#mask-b input[type=file]").set_input_files(str(tmp_path / "wrong.png"))
+    page.locator("#compare-run").click()
+    page.locator("#compare-banner .error").wait_for()
+    message = page.locator("#compare-banner").inner_text()
+    assert "Object mask of B: the mask of B is 160 × 40 pixels" in message, message
