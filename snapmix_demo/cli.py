@@ -168,28 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():  # checked before the model runs; writing checks the rest
         parser.exit(2, f"{parser.prog}: error: --out: {args.out} exists and is not a folder\n")
-    if args.method != "snapmix" or args.param or args.mask_a or args.mask_b:  # the truth is the lab's
-        return _lab(parser, args)
+    lab = args.method != "snapmix" or args.param or args.mask_a or args.mask_b  # the truth is the lab's
+    # a method's own parameter is `--param NAME`, except beta given as --beta
+    own = {p.name for spec in MIXES.values() for p in spec.params if p.name != "beta"} | {n for n, _ in args.param}
     try:
-        data = (args.image_a.read_bytes(), args.image_b.read_bytes())
-        res = snapmix_pair(
-            *data,
-            backbone=args.backbone,
-            mode=args.mode,
-            weights=args.weights,
-            checkpoint=args.checkpoint,
-            classes=args.classes,
-            seed=args.seed,
-            beta=5.0 if args.beta is None else args.beta,
-            target_a=args.target_a,
-            target_b=args.target_b,
-            box_a=args.box_a,
-            box_b=args.box_b,
-        )
-        names = (args.image_a.name, args.image_b.name)
-        files = result_files(res, cmap=args.cmap, alpha=args.alpha, names=names, originals=originals(data))
+        files, lines = _lab(args) if lab else _snapmix(args)
     except InputError as e:
-        parser.exit(2, f"{parser.prog}: error: {_option(e.field)}: {e.problem}\n")
+        parser.exit(2, f"{parser.prog}: error: {_option(e.field, tuple(own) if lab else ())}: {e.problem}\n")
     except (OSError, UserError) as e:  # an unreadable file; ImageError, DownloadError, a checkpoint that does not fit
         parser.exit(2, f"{parser.prog}: error: {_reason(e)}\n")
     except Exception:  # a ValueError from numpy or torch included: ours to fix, not the user's input
@@ -199,20 +184,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write(args.out, files)
     except OSError as e:
         parser.exit(2, f"{parser.prog}: error: --out: {_reason(e)}\n")
-    print(
-        f"rho_a={res.rho_a:.4f} ({res.label_a})  rho_b={res.rho_b:.4f} ({res.label_b})  "
-        f"area_lambda={res.area_lambda:.4f}  weights: {res.weights}  -> {args.out}"
-    )
+    print("\n".join(lines))
     return 0
 
 
-def _lab(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """`--method NAME` (or `all`): the mixing lab's files; bad input exits 2 with one line naming the option."""
+def _snapmix(args: argparse.Namespace) -> tuple[dict[str, bytes], list[str]]:
+    """SnapMix's files (what the app offers for download) and its one summary line."""
+    data = (args.image_a.read_bytes(), args.image_b.read_bytes())
+    res = snapmix_pair(
+        *data,
+        backbone=args.backbone,
+        mode=args.mode,
+        weights=args.weights,
+        checkpoint=args.checkpoint,
+        classes=args.classes,
+        seed=args.seed,
+        beta=5.0 if args.beta is None else args.beta,
+        target_a=args.target_a,
+        target_b=args.target_b,
+        box_a=args.box_a,
+        box_b=args.box_b,
+    )
+    names = (args.image_a.name, args.image_b.name)
+    files = result_files(res, cmap=args.cmap, alpha=args.alpha, names=names, originals=originals(data))
+    line = (
+        f"rho_a={res.rho_a:.4f} ({res.label_a})  rho_b={res.rho_b:.4f} ({res.label_b})  "
+        f"area_lambda={res.area_lambda:.4f}  weights: {res.weights}  -> {args.out}"
+    )
+    return files, [line]
+
+
+def _lab(args: argparse.Namespace) -> tuple[dict[str, bytes], list[str]]:
+    """`--method NAME` (or `all`, or object masks): the mixing lab's files and a line per method."""
     params = dict(args.param)
     if args.beta is not None:
         params.setdefault("beta", args.beta)
-    # a method's own parameter is `--param NAME`, except beta given as --beta
-    own = {p.name for spec in MIXES.values() for p in spec.params if p.name != "beta"} | {n for n, _ in args.param}
     shared = {
         "backbone": args.backbone,
         "mode": args.mode,
@@ -225,34 +231,34 @@ def _lab(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "box_a": args.box_a,
         "box_b": args.box_b,
     }
-    try:
-        data = (args.image_a.read_bytes(), args.image_b.read_bytes())
-        if args.mask_a or args.mask_b:
-            shared["objects"] = tuple(None if m is None else m.read_bytes() for m in (args.mask_a, args.mask_b))
-        if args.method == "all":
-            if args.param:
-                raise InputError("param", "give a method's own parameters with one --method NAME, not with `all`")
-            res = compare_mixes(*data, beta=params.get("beta", 5.0), **shared)
-        else:
-            res = mix_pair(*data, method=args.method, **shared, **params)
-        files = _lab_files(res, (args.image_a.name, args.image_b.name))
-    except InputError as e:
-        parser.exit(2, f"{parser.prog}: error: {_option(e.field, tuple(own))}: {e.problem}\n")
-    except (OSError, UserError) as e:
-        parser.exit(2, f"{parser.prog}: error: {_reason(e)}\n")
-    except Exception:
-        logger.exception("internal error while running the pair")
-        parser.exit(1, f"{parser.prog}: internal error (not a problem with the input); the details are above\n")
-    try:
-        _write(args.out, files)
-    except OSError as e:
-        parser.exit(2, f"{parser.prog}: error: --out: {_reason(e)}\n")
+    data = (args.image_a.read_bytes(), args.image_b.read_bytes())
+    if args.mask_a or args.mask_b:
+        shared["objects"] = tuple(None if m is None else m.read_bytes() for m in (args.mask_a, args.mask_b))
+    if args.method == "all":
+        if args.param:
+            raise InputError("param", "give a method's own parameters with one --method NAME, not with `all`")
+        res = compare_mixes(*data, beta=params.get("beta", 5.0), **shared)
+    else:
+        res = mix_pair(*data, method=args.method, **shared, **params)
+    files = _lab_files(res, (args.image_a.name, args.image_b.name))
     pairs = res.pairs.values() if isinstance(res, MixComparison) else [res]
+    lines = []
     for pair in pairs:
-        truth = "" if pair.true_a is None else f"  truth: {pair.true_a:.4f} / {min(pair.true_b, 1.0):.4f}"
-        print(f"{pair.method}: rho_a={pair.rho_a:.4f} ({pair.label_a})  rho_b={pair.rho_b:.4f} ({pair.label_b}){truth}")
-    print(f"weights: {res.first.weights if isinstance(res, MixComparison) else res.weights}  -> {args.out}")
-    return 0
+        truth = (
+            ""
+            if pair.true_a is None and pair.true_b is None
+            else f"  truth: {_share(pair.true_a)} / {_share(pair.true_b)}"
+        )
+        lines.append(
+            f"{pair.method}: rho_a={pair.rho_a:.4f} ({pair.label_a})  rho_b={pair.rho_b:.4f} ({pair.label_b}){truth}"
+        )
+    lines.append(f"weights: {res.first.weights if isinstance(res, MixComparison) else res.weights}  -> {args.out}")
+    return files, lines
+
+
+def _share(truth: float | None) -> str:
+    """A true share as printed: B's clipped at 1 (an enlarged crop counts once), `none` where no object is."""
+    return "none" if truth is None else f"{min(truth, 1.0):.4f}"
 
 
 def _lab_files(res: MixPair | MixComparison, names: tuple[str, str]) -> dict[str, bytes]:

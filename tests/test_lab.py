@@ -289,6 +289,10 @@ def test_cli_masks_give_any_shapes_image_its_truth(tmp_path):
     assert (
         facts["method"] == "snapmix" and facts["true_a"] == pytest.approx(expected.true_a) and "truth:" in done.stdout
     )
+    Image.new("L", (128, 128)).save(tmp_path / "empty.png")  # no object in B: its truth is none, not a crash
+    empty = run_cli(*images, "--weights", "shapes", "--mask-a", masks[0], "--mask-b", str(tmp_path / "empty.png"),
+                    "--method", "cutmix", "--out", str(tmp_path / "e"))  # fmt: skip
+    assert empty.returncode == 0 and " / none" in empty.stdout, empty.stderr
     one = run_cli(*images, "--weights", "shapes", "--mask-a", masks[0], "--out", str(tmp_path / "p"))
     assert one.returncode == 2 and "--mask-b: give an object mask for both images, or for neither" in one.stderr
     assert "Traceback" not in one.stderr and not (tmp_path / "p").exists()

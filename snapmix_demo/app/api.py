@@ -66,8 +66,9 @@ def snapmix(
     uploaded text file.
     """
     try:
-        request = (image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
-        res = run_pair(*request, checkpoint, classes)
+        model = {"backbone": backbone, "weights": weights, "mode": mode, "checkpoint": checkpoint, "classes": classes}
+        pair = {"target_a": target_a, "target_b": target_b, "beta": beta, "seed": seed, "box_a": box_a, "box_b": box_b}
+        res = run_pair(image_a, image_b, **model, **pair)
     except UserError as e:  # the core's messages are for the user; <, > and & escaped (Gradio shows errors as HTML)
         raise gr.Error(html.escape(message_for(e, labels={}), quote=False), print_exception=False) from None
     except Exception:
@@ -109,8 +110,9 @@ def compare(
     `mask_a` and `mask_b` are the images' object masks (pictures, white = the object): each weight's truth.
     """
     try:
-        request = (image_a, image_b, backbone, weights, mode, target_a, target_b, beta, seed, box_a, box_b)
-        res = run_compare(*request, checkpoint, classes, methods=_methods(methods), masks=(mask_a, mask_b))
+        model = {"backbone": backbone, "weights": weights, "mode": mode, "checkpoint": checkpoint, "classes": classes}
+        pair = {"target_a": target_a, "target_b": target_b, "beta": beta, "seed": seed, "box_a": box_a, "box_b": box_b}
+        res = run_compare(image_a, image_b, **model, **pair, methods=_methods(methods), masks=(mask_a, mask_b))
     except UserError as e:
         raise gr.Error(html.escape(message_for(e, labels={}), quote=False), print_exception=False) from None
     except Exception:
