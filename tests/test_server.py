@@ -235,10 +235,10 @@ def gate(spaces, monkeypatch):
     """Every /snapmix run waits at a gate until the test opens it; `order` lists the runs' seeds as they start."""
     opened, order, run_pair = threading.Event(), [], api.run_pair
 
-    def held(*args):
-        order.append(args[8])  # seed
+    def held(*args, **named):
+        order.append(named["seed"])
         opened.wait(timeout=120)
-        return run_pair(*args)
+        return run_pair(*args, **named)
 
     monkeypatch.setattr(api, "run_pair", held)
     yield SimpleNamespace(open=opened.set, order=order)

@@ -178,6 +178,9 @@ def test_error_when_image_b_is_missing(page, assert_snapshot):
     toast = page.locator(".toast-body")
     toast.wait_for()
     assert "Image B: please upload or paste an image" in toast.inner_text()
+    # the first toast may be the upload's own re-run; the banner follows when the runs and their checks are done
+    page.wait_for_function("() => document.querySelector('#banner').innerText.includes('Image B: please upload')")
+    wait_idle(page)
     assert "Image B: please upload or paste an image" in banner(page)
     settle(page)
     assert_snapshot(shot(page, viewport_only=True), "error_missing_b")  # the toast is fixed at the viewport's top
