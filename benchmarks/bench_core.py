@@ -55,8 +55,8 @@ import torch
 from PIL import Image
 
 from snapmix_demo import MIXES, compare_mixes, engine, mix_pair, snapmix_pair
+from snapmix_demo.analysis import clear_caches
 from snapmix_demo.lab import pair as lab
-from snapmix_demo.pipeline import clear_caches
 from snapmix_demo.snapmix import normalise, snapmix_batch
 from snapmix_demo.weights import Backbone, cached_backbone
 

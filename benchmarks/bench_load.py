@@ -68,7 +68,7 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from snapmix_demo import app, engine, pipeline  # noqa: E402
+from snapmix_demo import analysis, app, engine  # noqa: E402
 from snapmix_demo.app.serving import server  # noqa: E402
 from snapmix_demo.pipeline import DEFAULT_BACKBONE, snapmix_pair  # noqa: E402
 from snapmix_demo.snapmix import normalise  # noqa: E402
@@ -313,13 +313,13 @@ def rss_mb() -> float:
 def rss_curve(url: str, requests: int, pairs: list) -> list[tuple[int, float, int]]:
     """(requests done, RSS MB, cached analyses) every 20 sequential requests; odd requests reuse the even one's pair."""
     client = Client(url, verbose=False)
-    points = [(0, rss_mb(), len(pipeline._analyses))]
+    points = [(0, rss_mb(), len(analysis._analyses))]
     files = pairs[0]
     for i in range(requests):
         files = pairs.pop() if i % 2 == 0 else files
         request(client, files, 10_000 + i)
         if (i + 1) % 20 == 0:
-            points.append((i + 1, rss_mb(), len(pipeline._analyses)))
+            points.append((i + 1, rss_mb(), len(analysis._analyses)))
     return points
 
 
@@ -464,7 +464,7 @@ def measure_load(args: argparse.Namespace, urls: dict[str, str], cached_pair: tu
 
 
 def report_rss(url: str, requests: int, pairs: list) -> None:
-    bound = pipeline.ANALYSIS_CACHE_SIZE
+    bound = analysis.ANALYSIS_CACHE_SIZE
     print(f"RSS over {requests} sequential app requests (half with new images; analysis cache bound {bound}):\n")
     print("| requests | RSS MB | cached analyses |\n|---:|---:|---:|")
     for done, mb, cached in rss_curve(url, requests, pairs):

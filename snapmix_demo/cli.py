@@ -188,23 +188,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _shared(args: argparse.Namespace) -> dict[str, object]:
+    """The arguments SnapMix and the lab take alike: the model, the seed, the targets and the boxes."""
+    names = ("backbone", "mode", "weights", "checkpoint", "classes", "seed", "target_a", "target_b", "box_a", "box_b")
+    return {name: getattr(args, name) for name in names}
+
+
 def _snapmix(args: argparse.Namespace) -> tuple[dict[str, bytes], list[str]]:
     """SnapMix's files (what the app offers for download) and its one summary line."""
     data = (args.image_a.read_bytes(), args.image_b.read_bytes())
-    res = snapmix_pair(
-        *data,
-        backbone=args.backbone,
-        mode=args.mode,
-        weights=args.weights,
-        checkpoint=args.checkpoint,
-        classes=args.classes,
-        seed=args.seed,
-        beta=5.0 if args.beta is None else args.beta,
-        target_a=args.target_a,
-        target_b=args.target_b,
-        box_a=args.box_a,
-        box_b=args.box_b,
-    )
+    res = snapmix_pair(*data, **_shared(args), beta=5.0 if args.beta is None else args.beta)
     names = (args.image_a.name, args.image_b.name)
     files = result_files(res, cmap=args.cmap, alpha=args.alpha, names=names, originals=originals(data))
     line = (
@@ -219,18 +212,7 @@ def _lab(args: argparse.Namespace) -> tuple[dict[str, bytes], list[str]]:
     params = dict(args.param)
     if args.beta is not None:
         params.setdefault("beta", args.beta)
-    shared = {
-        "backbone": args.backbone,
-        "mode": args.mode,
-        "weights": args.weights,
-        "checkpoint": args.checkpoint,
-        "classes": args.classes,
-        "seed": args.seed,
-        "target_a": args.target_a,
-        "target_b": args.target_b,
-        "box_a": args.box_a,
-        "box_b": args.box_b,
-    }
+    shared = _shared(args)
     data = (args.image_a.read_bytes(), args.image_b.read_bytes())
     if args.mask_a or args.mask_b:
         shared["objects"] = tuple(None if m is None else m.read_bytes() for m in (args.mask_a, args.mask_b))

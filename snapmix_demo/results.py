@@ -7,7 +7,16 @@ from PIL import Image
 
 from snapmix_demo.boxes import Box
 
-__all__ = ["PairResult", "Side"]
+__all__ = ["PairResult", "Side", "class_facts"]
+
+
+def class_facts(result: object) -> dict[str, object]:
+    """Both sides' class, label, probability and whether it was chosen, as every `to_dict` writes them."""
+    return {
+        f"{fact}_{side}": getattr(result, f"{fact}_{side}")
+        for fact in ("class", "label", "prob", "chosen")
+        for side in "ab"
+    }
 
 
 @dataclass(frozen=True)
@@ -102,14 +111,7 @@ class PairResult:
             "fallback_a": self.fallback_a,
             "fallback_b": self.fallback_b,
             "mixed_applied": self.mixed_applied,
-            "class_a": self.class_a,
-            "class_b": self.class_b,
-            "label_a": self.label_a,
-            "label_b": self.label_b,
-            "prob_a": self.prob_a,
-            "prob_b": self.prob_b,
-            "chosen_a": self.chosen_a,
-            "chosen_b": self.chosen_b,
+            **class_facts(self),
             "share_a": self.share_a,
             "share_b": self.share_b,
             "same_class": self.same_class,

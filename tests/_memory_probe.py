@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gradio_client import Client
 
-from snapmix_demo import pipeline, weights
+from snapmix_demo import analysis, weights
 from snapmix_demo.app import build_demo, launch_kwargs
 from tests.conftest import _free_port, settled_rss_mb
 from tests.test_hardening import _call, _live_results, _pairs
@@ -33,10 +33,10 @@ def main() -> None:
         if i in (WARM[-1], LATE[-1]):
             live[i] = _live_results()
         if i == WARM[0]:
-            full_at_40 = len(pipeline._analyses) == pipeline.ANALYSIS_CACHE_SIZE
+            full_at_40 = len(analysis._analyses) == analysis.ANALYSIS_CACHE_SIZE
     info = weights.model_cache_info()
-    facts = {"rss": rss, "live": live, "full_at_40": full_at_40, "analyses": len(pipeline._analyses)}
-    facts |= {"analyses_max": pipeline._analyses.maxsize, "models": len(info["keys"]), "models_max": info["maxsize"]}
+    facts = {"rss": rss, "live": live, "full_at_40": full_at_40, "analyses": len(analysis._analyses)}
+    facts |= {"analyses_max": analysis._analyses.maxsize, "models": len(info["keys"]), "models_max": info["maxsize"]}
     print(json.dumps(facts), flush=True)
     demo.close()
 

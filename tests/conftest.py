@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from snapmix_demo import pipeline  # noqa: E402
+from snapmix_demo import analysis, pipeline  # noqa: E402
 from snapmix_demo.weights import load_backbone  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def result() -> pipeline.PairResult:
 
 @pytest.fixture(autouse=True)
 def _fresh_analysis_cache():
-    pipeline.clear_caches()
+    analysis.clear_caches()
 
 
 def settled_rss_mb() -> float:

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from snapmix_demo import BACKBONES, engine, snapmix_pair
-from snapmix_demo.pipeline import clear_caches
+from snapmix_demo.analysis import clear_caches
 from snapmix_demo.snapmix import class_cams
 from snapmix_demo.weights import __main__ as weights_cli
 from snapmix_demo.weights import cached_backbone, clear_model_cache

@@ -26,7 +26,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from snapmix_demo import PATCH_MODES, pipeline, weights
+from snapmix_demo import PATCH_MODES, analysis, pipeline, weights
 from snapmix_demo.app import files, handlers, requests
 from snapmix_demo.app.examples import PHOTO_PAIRS
 from snapmix_demo.app.serving import server
@@ -331,7 +331,7 @@ def test_concurrent_clients_get_what_each_would_get_alone(client, app_url, tmp_p
     pairs = _pairs(tmp_path, 5)
     plans = [[_request(rng, pairs) for _ in range(3)] for _ in range(8)]
     together = _run_clients(app_url, plans)
-    pipeline.clear_caches()
+    analysis.clear_caches()
     for plan, results in zip(plans, together, strict=True):
         for req, res in zip(plan, results, strict=True):
             alone = _call(client, **req)
@@ -395,7 +395,7 @@ def _live_results() -> tuple[int, int]:
     """How many pair results and analyses anything still references: the allocator-independent leak count."""
     objects = gc.get_objects()
     return sum(isinstance(o, pipeline.PairResult) for o in objects), sum(
-        isinstance(o, pipeline._Analysis) for o in objects
+        isinstance(o, analysis.Analysis) for o in objects
     )
 
 
@@ -411,7 +411,7 @@ def test_memory_and_caches_stay_bounded_over_many_requests():
     assert facts["full_at_40"], "the analysis cache should be full by request 40"
     assert facts["live"]["90"] == facts["live"]["45"], f"results and analyses still referenced: {facts['live']}"
     assert late - warm < RSS_GROWTH_MB, f"RSS still grows: {warm:.0f} MB after 45 requests, {late:.0f} after 90"
-    assert facts["analyses"] <= facts["analyses_max"] == pipeline.ANALYSIS_CACHE_SIZE
+    assert facts["analyses"] <= facts["analyses_max"] == analysis.ANALYSIS_CACHE_SIZE
     assert facts["models"] <= facts["models_max"]
 
 

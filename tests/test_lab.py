@@ -18,12 +18,12 @@ import torch
 from PIL import Image
 
 from snapmix_demo import MIXES, compare_mixes, mix_pair, snapmix_pair
+from snapmix_demo.analysis import clear_caches
 from snapmix_demo.app.examples import PHOTO_PAIRS, SHAPE_PAIRS
 from snapmix_demo.cli import main
 from snapmix_demo.errors import InputError
 from snapmix_demo.lab import PAIR_PERM, known_objects
 from snapmix_demo.mixes import apply_mix, object_shares
-from snapmix_demo.pipeline import clear_caches
 from snapmix_demo.training.shapes import make_sample
 
 STAR, RING = SHAPE_PAIRS[0]

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from snapmix_demo import PATCH_MODES, ImageError, snapmix_pair
+from snapmix_demo.analysis import clear_caches, resolve_target
 from snapmix_demo.errors import InputError
-from snapmix_demo.pipeline import clear_caches, resolve_target
 from snapmix_demo.snapmix import box_mass
 from snapmix_demo.weights import cached_backbone, model_cache_info
 
@@ -247,7 +247,7 @@ def test_targets_by_name_and_index():
 
 
 def test_batch_equals_the_pair_computation_per_sample(photo_pair):
-    from snapmix_demo.pipeline import _to_tensor
+    from snapmix_demo.analysis import _to_tensor
     from snapmix_demo.snapmix import mix_at, model_maps, normalise
 
     bb = cached_backbone(NET, weights="random")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from snapmix_demo.analysis import Analysis, Target, prepare_pair
 from snapmix_demo.boxes import Box
 from snapmix_demo.errors import InputError
 from snapmix_demo.imageio import ImageSource
@@ -30,18 +31,8 @@ from snapmix_demo.lab.results import MixComparison, MixPair
 from snapmix_demo.lab.truth import ObjectMask, objects_in_frame
 from snapmix_demo.mixes import MIXES, MixResult, MixSpec, apply_mix, get_mix, object_shares
 from snapmix_demo.mixes.semantic import snapmix_at
-from snapmix_demo.pipeline import (
-    DEFAULT_BACKBONE,
-    Target,
-    _Analysis,
-    _cached_analyses,
-    _fit,
-    _load,
-    _to_tensor,
-    _validated_boxes,
-    resolve_target,
-)
-from snapmix_demo.weights import Classes, cached_backbone
+from snapmix_demo.pipeline import DEFAULT_BACKBONE
+from snapmix_demo.weights import Classes
 
 __all__ = ["BOX_METHODS", "PAIR_PERM", "compare_mixes", "mix_pair"]
 
@@ -57,7 +48,7 @@ SNAPMIX_BETA = 5.0  # `snapmix_pair`'s default: the paper's
 class _Pair:
     images: tuple[Image.Image, Image.Image]
     x: torch.Tensor  # (2, 3, H, W) uint8
-    analyses: tuple[_Analysis, _Analysis]
+    analyses: tuple[Analysis, Analysis]
     targets: list[int | None]
     classes: Sequence[str]
     objects: torch.Tensor | None  # (2, H, W) float object masks in the model frame, when known
@@ -76,28 +67,19 @@ def _prepare(
     image_a, image_b, backbone, mode, target_a, target_b, seed, beta, box_a, box_b, weights, checkpoint, classes,
     objects,
 ) -> _Pair:  # fmt: skip
-    """`snapmix_pair`'s steps up to the mix, in its order, with its messages: checks, images, model, analyses."""
+    """`snapmix_pair`'s steps up to the mix (`analysis.prepare_pair`, the same checks and messages), and the truth."""
     start = time.perf_counter()
-    spec, seed, beta, box_a, box_b = _validated_boxes(backbone, mode, seed, beta, box_a, box_b)
-    height, width = spec.input_size
-    tick = time.perf_counter()
-    named = ((image_a, "image_a"), (image_b, "image_b"))
-    loaded = [_load(img, name, (width, height)) for img, name in named]
-    fitted = tuple(_fit(img, (width, height)) for img in loaded)
-    x = torch.stack([_to_tensor(img) for img in fitted])
-    masks = objects_in_frame(objects, loaded, (width, height))
-    timings = {"decode": (time.perf_counter() - tick) * 1e3}
-    tick = time.perf_counter()
-    bb = cached_backbone(spec, weights=weights, checkpoint=checkpoint, classes=classes)
-    targets = [resolve_target(t, bb.weights.classes, f) for t, f in ((target_a, "target_a"), (target_b, "target_b"))]
-    timings["load_model"] = (time.perf_counter() - tick) * 1e3
-    tick = time.perf_counter()
-    analyses, forwards = _cached_analyses(list(x), targets, bb, mode)
-    timings["model"] = (time.perf_counter() - tick) * 1e3
-    timings["prepare"] = (time.perf_counter() - start) * 1e3
+    pair = prepare_pair(
+        image_a, image_b, backbone=backbone, mode=mode, target_a=target_a, target_b=target_b, beta=beta, seed=seed,
+        box_a=box_a, box_b=box_b, weights=weights, checkpoint=checkpoint, classes=classes,
+    )  # fmt: skip
+    masks = objects_in_frame(objects, list(pair.loaded), pair.images[0].size)
+    timings = {**pair.timings, "prepare": (time.perf_counter() - start) * 1e3}
+    bb = pair.model
     return _Pair(
-        fitted, x, tuple(analyses), targets, bb.weights.classes, masks, seed, beta, (box_a, box_b), backbone, mode,
-        bb.weights.source, bb.weights.kind, forwards, timings,
+        pair.images, torch.stack(pair.tensors), pair.analyses, list(pair.targets), bb.weights.classes, masks,
+        pair.seed, pair.beta, pair.boxes, backbone, mode, bb.weights.source, bb.weights.kind, pair.forward_passes,
+        timings,
     )  # fmt: skip
 
 

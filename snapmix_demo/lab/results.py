@@ -7,6 +7,7 @@ from PIL import Image
 
 from snapmix_demo.boxes import Box
 from snapmix_demo.mixes import MIXES, MixSpec
+from snapmix_demo.results import class_facts
 
 __all__ = ["MixComparison", "MixPair"]
 
@@ -97,14 +98,7 @@ class MixPair:
             "weights_kind": self.weights_kind,
             "seed": self.seed,
             "input_size": [self.image_a.height, self.image_a.width],
-            "class_a": self.class_a,
-            "class_b": self.class_b,
-            "label_a": self.label_a,
-            "label_b": self.label_b,
-            "prob_a": self.prob_a,
-            "prob_b": self.prob_b,
-            "chosen_a": self.chosen_a,
-            "chosen_b": self.chosen_b,
+            **class_facts(self),
             "forward_passes": self.forward_passes,
             "engine": self.engine,
             "timings_ms": dict(self.timings),

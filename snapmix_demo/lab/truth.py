@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from snapmix_demo.analysis import load_input
 from snapmix_demo.cache import BoundedCache
 from snapmix_demo.errors import InputError
 from snapmix_demo.imageio import ImageSource
-from snapmix_demo.pipeline import _load
 
 __all__ = ["EXAMPLES_DIR", "ObjectMask", "known_objects", "objects_in_frame"]
 
@@ -52,7 +52,7 @@ def _mask_plane(mask: ObjectMask | None, field: str, image_size: tuple[int, int]
         if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
             raise InputError(field, f"the mask of {side} must hold values in [0, 1] (or be bool)")
     else:
-        arr = np.asarray(_load(mask, field, size).convert("L"), dtype=np.float32) / 255.0
+        arr = np.asarray(load_input(mask, field, size).convert("L"), dtype=np.float32) / 255.0
     (width, height), (mask_h, mask_w) = image_size, arr.shape
     if abs(mask_w * height - width * mask_h) > 0.01 * width * mask_h:  # proportions within 1 %
         raise InputError(

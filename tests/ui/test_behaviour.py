@@ -6,7 +6,7 @@ No screenshots here: each test reads the page's text and image URLs. Issue 11's 
 import pytest
 from playwright.sync_api import expect
 
-from snapmix_demo import pipeline
+from snapmix_demo import analysis, pipeline
 from tests.ui._page import (
     ASTRONAUT,
     COFFEE,
@@ -171,13 +171,13 @@ def test_the_raw_map_can_be_viewed(page):
 def test_every_browser_entry_point_reaches_the_projects_decoder(page, monkeypatch):
     """Upload, paste and example all hand `load_image` the file itself: no Gradio/PIL decoding comes first."""
     seen = []
-    real = pipeline.load_image
+    real = analysis.load_image
 
     def spy(source, *args, **kwargs):
         seen.append(type(source).__name__)
         return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "load_image", spy)
+    monkeypatch.setattr(analysis, "load_image", spy)
     run_first_example(page)  # example
     upload(page, "a", ASTRONAUT)  # upload
     wait_idle(page)
