@@ -124,6 +124,25 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="Beta(beta, beta) of the box sizes (default: 5.0, SnapMix's); with --method, that method's beta",
     )
+    _lab_options(p)
+    p.add_argument("--target-a", default=None, help="class of A: index or name (default: predicted)")
+    p.add_argument("--target-b", default=None, help="class of B: index or name (default: predicted)")
+    p.add_argument(
+        "--box-a",
+        type=_box,
+        default=None,
+        metavar="T,L,B,R",
+        help="explicit box in A (model-input pixels, e.g. 10,20,110,120)",
+    )
+    p.add_argument("--box-b", type=_box, default=None, metavar="T,L,B,R", help="explicit box in B")
+    p.add_argument("--cmap", default="jet", choices=COLORMAPS, help="colormap of the overlays (default: %(default)s)")
+    p.add_argument("--alpha", type=_opacity, default=0.5, help="overlay opacity in [0, 1] (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("snapmix_out"), help="output folder (default: %(default)s)")
+    return p
+
+
+def _lab_options(p: argparse.ArgumentParser) -> None:
+    """The mixing lab's options: another method (or all of them), its own parameters, the images' object masks."""
     p.add_argument(
         "--method",
         default="snapmix",
@@ -146,20 +165,6 @@ def _parser() -> argparse.ArgumentParser:
         help="A's object mask (a picture of A's shape, white = the object): each weight's truth (with --mask-b)",
     )
     p.add_argument("--mask-b", type=Path, default=None, metavar="PATH", help="B's object mask, likewise")
-    p.add_argument("--target-a", default=None, help="class of A: index or name (default: predicted)")
-    p.add_argument("--target-b", default=None, help="class of B: index or name (default: predicted)")
-    p.add_argument(
-        "--box-a",
-        type=_box,
-        default=None,
-        metavar="T,L,B,R",
-        help="explicit box in A (model-input pixels, e.g. 10,20,110,120)",
-    )
-    p.add_argument("--box-b", type=_box, default=None, metavar="T,L,B,R", help="explicit box in B")
-    p.add_argument("--cmap", default="jet", choices=COLORMAPS, help="colormap of the overlays (default: %(default)s)")
-    p.add_argument("--alpha", type=_opacity, default=0.5, help="overlay opacity in [0, 1] (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=Path("snapmix_out"), help="output folder (default: %(default)s)")
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
